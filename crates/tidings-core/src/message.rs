@@ -1,0 +1,104 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::{Error, ExtensionValue, MessageId, Result};
+
+/// An encoded event body and its media type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload {
+    /// Media type, e.g. `application/json`.
+    pub content_type: String,
+    /// The encoded body.
+    pub bytes: Vec<u8>,
+}
+
+impl Payload {
+    /// Encodes `value` as JSON (`application/json`).
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            content_type: "application/json".to_owned(),
+            bytes: serde_json::to_vec(value)?,
+        })
+    }
+
+    /// Bytes that are already encoded, with their media type.
+    pub fn bytes(content_type: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            content_type: content_type.into(),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+/// A domain event that can be staged in the outbox.
+///
+/// Only [`message_type`](Self::message_type) and [`aggregate_id`](Self::aggregate_id) are
+/// required; everything else has a default that an event type may override.
+///
+/// ```
+/// use serde::Serialize;
+/// use tidings_core::Message;
+///
+/// #[derive(Serialize)]
+/// struct OrderPlaced { order_id: String, total_cents: u64 }
+///
+/// impl Message for OrderPlaced {
+///     fn message_type(&self) -> &str { "com.example.order.placed" }
+///     fn aggregate_id(&self) -> String { self.order_id.clone() }
+///     fn topic(&self) -> Option<&str> { Some("orders") }
+/// }
+/// ```
+pub trait Message: Serialize + Send + Sync {
+    /// Event type (CloudEvents `type`); consumers dispatch on it.
+    fn message_type(&self) -> &str;
+
+    /// Id of the aggregate (entity) the event belongs to.
+    fn aggregate_id(&self) -> String;
+
+    /// Key that orders delivery: events with the same key arrive in the order they were staged.
+    /// Defaults to the aggregate id.
+    fn partition_key(&self) -> String {
+        self.aggregate_id()
+    }
+
+    /// Topic to send to; `None` leaves the choice to the configured
+    /// [`TopicRouter`](crate::TopicRouter).
+    fn topic(&self) -> Option<&str> {
+        None
+    }
+
+    /// CloudEvents `subject`.
+    fn subject(&self) -> Option<String> {
+        None
+    }
+
+    /// Id of this event; a new UUIDv7 by default. Override to derive a deterministic id.
+    fn message_id(&self) -> MessageId {
+        MessageId::new()
+    }
+
+    /// Correlation id to use instead of the one from the current context.
+    fn correlation_id(&self) -> Option<String> {
+        None
+    }
+
+    /// When the event happened; now by default.
+    fn occurred_at(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    /// Further CloudEvents extension attributes to send with the event.
+    fn extensions(&self) -> BTreeMap<String, ExtensionValue> {
+        BTreeMap::new()
+    }
+
+    /// Encodes the event body: JSON by default. Override to send bytes of another content type.
+    fn encode(&self) -> Result<Payload> {
+        Payload::json(self).map_err(|e| Error::Serialization {
+            message_type: self.message_type().to_owned(),
+            source: Box::new(e),
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! The ports adapters implement. Every method returns `impl Future + Send` so the ports can be
+//! used from spawned tasks; each has a forwarding impl for `Arc<T>`.
+
+mod inbox;
+mod outbox;
+mod publisher;
+mod transaction;
+
+pub use inbox::{InboxClaim, InboxRepository};
+pub use outbox::{
+    ClaimRequest, DeadLetterQuery, DeadLetterRepository, Outcome, OutboxRecord, OutboxRepository,
+    OutboxRepositoryExt, OutboxStats, RecordStatus, Settlement,
+};
+pub use publisher::{EventPublisher, PublishOutcome};
+pub use transaction::Transactional;

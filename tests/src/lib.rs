@@ -1,0 +1,1 @@
+//! End-to-end tests of Tidings across crates; the tests are in `tests/`.
