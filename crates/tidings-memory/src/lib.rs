@@ -1,1 +1,18 @@
-//! wip
+//! In-memory adapters for Tidings: an outbox, inbox and unit-of-work backend
+//! ([`MemoryBackend`]) and a broker whose topics a test can read ([`MemoryBroker`]).
+//!
+//! They keep every rule of the ports — the same conformance suite runs against them as against
+//! the database adapters — but nothing survives the process. Use them in your own tests and
+//! demos; use a database adapter in production.
+
+mod backend;
+mod broker;
+
+pub use backend::{MemoryBackend, MemoryTransaction};
+pub use broker::{Fault, MemoryBroker};
+
+/// The unit of work over the in-memory backend.
+pub type MemoryUnitOfWork = tidings_uow::UnitOfWork<MemoryBackend>;
+
+#[cfg(test)]
+mod conformance_tests;
