@@ -1,0 +1,447 @@
+use std::{collections::HashSet, str::FromStr, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use sqlx::{
+    Row, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
+};
+use tidings_core::{
+    ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
+    InboxRepository, Limits, MessageId, Notifications, Notifier, Outcome, OutboxRecord,
+    OutboxRepository, OutboxStats, RecordStatus, Result, Settlement, Transactional,
+};
+
+use crate::{SqliteTransaction, error::classify, migrate};
+
+/// Outbox, inbox and dead letters in a SQLite database. Cloning shares the pool.
+#[derive(Clone, Debug)]
+pub struct SqliteBackend {
+    pool: SqlitePool,
+    limits: Limits,
+    notifier: Arc<Notifier>,
+}
+
+const ENVELOPE_COLUMNS: &str = "sequence, id, topic, partition_key, message_type, source, \
+     event_time, subject, data_schema, content_type, extensions, payload, correlation_id, \
+     causation_id, traceparent, status, attempts, last_error, created_at";
+
+fn micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+fn from_micros(value: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(value).unwrap_or_default()
+}
+
+/// Binds a list as one JSON parameter, read back with `json_each`, so a statement's text does
+/// not depend on how many ids it touches.
+fn json_list<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn record_from_row(row: &SqliteRow) -> Result<OutboxRecord> {
+    let corrupt = |what: &str| Error::backend(format!("corrupt outbox row: {what}"));
+    let get_text = |name: &str| row.try_get::<String, _>(name).map_err(classify);
+    let time_text = get_text("event_time")?;
+    let time = DateTime::parse_from_rfc3339(&time_text)
+        .map_err(|_| corrupt("event_time"))?
+        .with_timezone(&Utc);
+    let extensions = serde_json::from_str(&get_text("extensions")?).map_err(|_| corrupt("extensions"))?;
+    let status = RecordStatus::parse(&get_text("status")?).ok_or_else(|| corrupt("status"))?;
+    let mut envelope = Envelope::new(
+        get_text("topic")?,
+        get_text("partition_key")?,
+        get_text("message_type")?,
+        get_text("content_type")?,
+        row.try_get::<Vec<u8>, _>("payload").map_err(classify)?,
+    );
+    envelope.id = MessageId::from(get_text("id")?);
+    envelope.source = get_text("source")?;
+    envelope.time = time;
+    envelope.subject = row.try_get("subject").map_err(classify)?;
+    envelope.data_schema = row.try_get("data_schema").map_err(classify)?;
+    envelope.extensions = extensions;
+    envelope.correlation_id = row.try_get("correlation_id").map_err(classify)?;
+    envelope.causation_id = row.try_get("causation_id").map_err(classify)?;
+    envelope.traceparent = row.try_get("traceparent").map_err(classify)?;
+    Ok(OutboxRecord::new(
+        envelope,
+        row.try_get("sequence").map_err(classify)?,
+        status,
+        row.try_get::<i64, _>("attempts").map_err(classify)?.try_into().unwrap_or(u32::MAX),
+        row.try_get("last_error").map_err(classify)?,
+        from_micros(row.try_get("created_at").map_err(classify)?),
+    ))
+}
+
+impl SqliteBackend {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) in WAL mode
+    /// with `synchronous = NORMAL` and a 30 s busy timeout. Call [`migrate`](Self::migrate) once
+    /// before use.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Configuration(format!("invalid SQLite URL {url:?}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(classify)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Uses a pool the application already has (its options are left as they are).
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            limits: Limits::default(),
+            notifier: Arc::new(Notifier::new()),
+        }
+    }
+
+    /// Enforces `limits` when staging.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Creates or upgrades the Tidings tables. Safe to call on every start.
+    pub async fn migrate(&self) -> Result<()> {
+        migrate::run(&self.pool).await
+    }
+
+    /// The pool, for the application's own queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn begin_immediate(&self) -> Result<SqliteTransaction> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(classify)
+    }
+}
+
+impl Transactional for SqliteBackend {
+    type Transaction = SqliteTransaction;
+
+    async fn begin(&self) -> Result<SqliteTransaction> {
+        self.begin_immediate().await
+    }
+
+    async fn commit(&self, transaction: SqliteTransaction) -> Result<()> {
+        transaction.commit().await.map_err(classify)
+    }
+
+    async fn rollback(&self, transaction: SqliteTransaction) -> Result<()> {
+        transaction.rollback().await.map_err(classify)
+    }
+}
+
+impl OutboxRepository for SqliteBackend {
+    async fn stage(&self, transaction: &mut SqliteTransaction, envelopes: &[Envelope]) -> Result<()> {
+        for envelope in envelopes {
+            envelope.validate(&self.limits)?;
+        }
+        let now = micros(Utc::now());
+        for envelope in envelopes {
+            let extensions = serde_json::to_string(&envelope.extensions)
+                .map_err(|e| Error::InvalidMessage(format!("extensions: {e}")))?;
+            sqlx::query(
+                "INSERT INTO tidings_outbox (id, topic, partition_key, message_type, source, \
+                 event_time, subject, data_schema, content_type, extensions, payload, \
+                 correlation_id, causation_id, traceparent, next_attempt_at, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(envelope.id.as_str())
+            .bind(&envelope.topic)
+            .bind(&envelope.key)
+            .bind(&envelope.message_type)
+            .bind(&envelope.source)
+            .bind(envelope.time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            .bind(&envelope.subject)
+            .bind(&envelope.data_schema)
+            .bind(&envelope.content_type)
+            .bind(extensions)
+            .bind(&envelope.payload)
+            .bind(&envelope.correlation_id)
+            .bind(&envelope.causation_id)
+            .bind(&envelope.traceparent)
+            .bind(now)
+            .bind(now)
+            .execute(&mut **transaction)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => Error::InvalidMessage(
+                    format!("an event with id {} is already in the outbox", envelope.id),
+                ),
+                _ => classify(e),
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxRecord>> {
+        let now = micros(request.now);
+        let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
+        let mut tx = self.begin_immediate().await?;
+        // Keys whose oldest unfinished row is claimable: pending and due, or leased with an
+        // expired lease. A key with an earlier unfinished row (leased to a live relay, or
+        // waiting for a retry) is not touched.
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT o.partition_key FROM tidings_outbox o \
+             WHERE o.status IN ('pending', 'leased') \
+               AND ((o.status = 'pending' AND o.next_attempt_at <= ?1) \
+                 OR (o.status = 'leased' AND o.lease_until <= ?1)) \
+               AND NOT EXISTS (SELECT 1 FROM tidings_outbox e \
+                   WHERE e.partition_key = o.partition_key \
+                     AND e.status IN ('pending', 'leased') AND e.sequence < o.sequence) \
+             ORDER BY o.sequence LIMIT ?2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(classify)?;
+        if keys.is_empty() {
+            tx.commit().await.map_err(classify)?;
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {ENVELOPE_COLUMNS}, next_attempt_at, lease_until FROM tidings_outbox \
+             WHERE status IN ('pending', 'leased') \
+               AND partition_key IN (SELECT value FROM json_each(?1)) \
+             ORDER BY sequence LIMIT ?2"
+        ))
+        .bind(json_list(&keys))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(classify)?;
+        // Behind each head, take the rows of its key in order up to the first that is not
+        // claimable (a retry not yet due, a live lease), which then holds back the rest.
+        let mut blocked: HashSet<String> = HashSet::new();
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let record = record_from_row(row)?;
+            if blocked.contains(&record.envelope.key) {
+                continue;
+            }
+            let due: i64 = row.try_get("next_attempt_at").map_err(classify)?;
+            let lease_until: Option<i64> = row.try_get("lease_until").map_err(classify)?;
+            let claimable = match record.status {
+                RecordStatus::Pending => due <= now,
+                _ => lease_until.is_some_and(|t| t <= now),
+            };
+            if claimable {
+                claimed.push(record);
+            } else {
+                blocked.insert(record.envelope.key.clone());
+            }
+        }
+        let sequences: Vec<i64> = claimed.iter().map(|r| r.sequence).collect();
+        sqlx::query(
+            "UPDATE tidings_outbox SET status = 'leased', lease_owner = ?1, lease_until = ?2 \
+             WHERE sequence IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(&request.owner)
+        .bind(micros(request.lease_until()))
+        .bind(json_list(&sequences))
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+        for record in &mut claimed {
+            record.status = RecordStatus::Leased;
+        }
+        Ok(claimed)
+    }
+
+    async fn settle(&self, owner: &str, now: DateTime<Utc>, settlements: &[Settlement]) -> Result<u64> {
+        let now = micros(now);
+        let mut published = Vec::new();
+        let mut released = Vec::new();
+        let mut tx = self.begin_immediate().await?;
+        let mut applied = 0;
+        for settlement in settlements {
+            let id = settlement.id.as_str();
+            let result = match &settlement.outcome {
+                Outcome::Published => {
+                    published.push(id);
+                    continue;
+                }
+                Outcome::Release => {
+                    released.push(id);
+                    continue;
+                }
+                Outcome::Retry { error, at } => sqlx::query(
+                    "UPDATE tidings_outbox SET status = 'pending', attempts = attempts + 1, \
+                     last_error = ?1, next_attempt_at = ?2, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = ?3 AND status = 'leased' AND lease_owner = ?4",
+                )
+                .bind(error)
+                .bind(micros(*at))
+                .bind(id)
+                .bind(owner),
+                Outcome::DeadLetter { error } => sqlx::query(
+                    "UPDATE tidings_outbox SET status = 'dead', attempts = attempts + 1, \
+                     last_error = ?1, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = ?2 AND status = 'leased' AND lease_owner = ?3",
+                )
+                .bind(error)
+                .bind(id)
+                .bind(owner),
+            };
+            applied += result.execute(&mut *tx).await.map_err(classify)?.rows_affected();
+        }
+        if !published.is_empty() {
+            applied += sqlx::query(
+                "UPDATE tidings_outbox SET status = 'published', published_at = ?1, \
+                 lease_owner = NULL, lease_until = NULL \
+                 WHERE id IN (SELECT value FROM json_each(?2)) AND status IN ('pending', 'leased')",
+            )
+            .bind(now)
+            .bind(json_list(&published))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+        }
+        if !released.is_empty() {
+            applied += sqlx::query(
+                "UPDATE tidings_outbox SET status = 'pending', lease_owner = NULL, lease_until = NULL \
+                 WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'leased' AND lease_owner = ?2",
+            )
+            .bind(json_list(&released))
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(applied)
+    }
+
+    async fn purge_published(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let result = sqlx::query(
+            "DELETE FROM tidings_outbox WHERE sequence IN (SELECT sequence FROM tidings_outbox \
+             WHERE status = 'published' AND published_at < ?1 ORDER BY published_at LIMIT ?2)",
+        )
+        .bind(micros(before))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn stats(&self) -> Result<OutboxStats> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM tidings_outbox GROUP BY status")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+        let count = |status: RecordStatus| {
+            rows.iter()
+                .find(|(s, _)| s == status.as_str())
+                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
+        };
+        Ok(OutboxStats::new(
+            count(RecordStatus::Pending),
+            count(RecordStatus::Leased),
+            count(RecordStatus::Published),
+            count(RecordStatus::Dead),
+        ))
+    }
+
+    fn subscribe(&self) -> Option<Notifications> {
+        Some(self.notifier.subscribe())
+    }
+
+    fn after_commit(&self) {
+        self.notifier.notify();
+    }
+}
+
+impl InboxRepository for SqliteBackend {
+    async fn claim_message(
+        &self,
+        transaction: &mut SqliteTransaction,
+        consumer: &str,
+        id: &MessageId,
+        now: DateTime<Utc>,
+    ) -> Result<InboxClaim> {
+        let inserted = sqlx::query(
+            "INSERT INTO tidings_inbox (consumer, message_id, received_at) VALUES (?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(consumer)
+        .bind(id.as_str())
+        .bind(micros(now))
+        .execute(&mut **transaction)
+        .await
+        .map_err(classify)?
+        .rows_affected();
+        Ok(if inserted == 1 {
+            InboxClaim::Fresh
+        } else {
+            InboxClaim::Duplicate
+        })
+    }
+
+    async fn purge_inbox(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let result = sqlx::query(
+            "DELETE FROM tidings_inbox WHERE (consumer, message_id) IN \
+             (SELECT consumer, message_id FROM tidings_inbox WHERE received_at < ?1 LIMIT ?2)",
+        )
+        .bind(micros(before))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(result.rows_affected())
+    }
+}
+
+impl DeadLetterRepository for SqliteBackend {
+    async fn list_dead_letters(&self, query: &DeadLetterQuery) -> Result<Vec<OutboxRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ENVELOPE_COLUMNS} FROM tidings_outbox \
+             WHERE status = 'dead' AND sequence > ?1 ORDER BY sequence LIMIT ?2"
+        ))
+        .bind(query.after_sequence.unwrap_or(i64::MIN))
+        .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    async fn retry_dead_letters(&self, ids: &[MessageId], now: DateTime<Utc>) -> Result<u64> {
+        let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+        let result = sqlx::query(
+            "UPDATE tidings_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?1 \
+             WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'dead'",
+        )
+        .bind(micros(now))
+        .bind(json_list(&ids))
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn purge_dead_letters(&self, ids: &[MessageId]) -> Result<u64> {
+        let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+        let result = sqlx::query(
+            "DELETE FROM tidings_outbox WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'dead'",
+        )
+        .bind(json_list(&ids))
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(result.rows_affected())
+    }
+}
