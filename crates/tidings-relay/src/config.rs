@@ -1,0 +1,85 @@
+use std::time::Duration;
+
+use tidings_core::{MessageId, RetryPolicy};
+
+/// How a [`Relay`](crate::Relay) works.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RelayConfig {
+    /// Name of this relay instance in leases; unique per instance.
+    pub owner: String,
+    /// Most rows claimed and sent per batch.
+    pub batch_size: usize,
+    /// How long claimed rows stay leased. Longer than the slowest batch: a batch that outlives
+    /// its lease may be sent by another relay too (a duplicate, never a loss).
+    pub lease: Duration,
+    /// How long to wait between polls when no notification arrives.
+    pub poll_interval: Duration,
+    /// Backoff and dead-lettering of failed rows.
+    pub retry: RetryPolicy,
+    /// How long published rows are kept; `None` keeps them for ever.
+    pub retention: Option<Duration>,
+    /// How often to purge and to refresh the queue-depth gauges.
+    pub maintenance_interval: Duration,
+    /// Rows deleted per purge statement.
+    pub purge_batch: u32,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            owner: format!("relay-{}", MessageId::new()),
+            batch_size: 500,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(500),
+            retry: RetryPolicy::default(),
+            retention: Some(Duration::from_secs(7 * 24 * 3600)),
+            maintenance_interval: Duration::from_secs(60),
+            purge_batch: 1000,
+        }
+    }
+}
+
+impl RelayConfig {
+    /// Sets the instance name used in leases.
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
+    /// Sets the batch size (at least 1).
+    pub fn with_batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = rows.max(1);
+        self
+    }
+
+    /// Sets the lease duration.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets the polling interval.
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the retention of published rows.
+    pub fn with_retention(mut self, retention: Option<Duration>) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Sets how often maintenance (purge, gauges) runs.
+    pub fn with_maintenance_interval(mut self, interval: Duration) -> Self {
+        self.maintenance_interval = interval;
+        self
+    }
+}

@@ -1,0 +1,223 @@
+use std::{collections::HashSet, time::Instant};
+
+use chrono::Utc;
+use tidings_core::{
+    ClaimRequest, Envelope, EventPublisher, Outcome, OutboxRepository, OutboxRepositoryExt, Result,
+    Settlement,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::{RelayConfig, metrics};
+
+/// What one batch did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchReport {
+    /// Rows claimed.
+    pub claimed: usize,
+    /// Rows the broker acknowledged.
+    pub published: usize,
+    /// Rows that failed and will be tried again.
+    pub retried: usize,
+    /// Rows moved to dead letters.
+    pub dead_lettered: usize,
+    /// Rows given back unsent because an earlier row of their key failed.
+    pub released: usize,
+    /// Settlements refused because another relay took the lease meanwhile.
+    pub lost_leases: usize,
+}
+
+/// What [`Relay::drain`] did, summed over its batches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DrainReport {
+    /// Batches run.
+    pub batches: usize,
+    /// The batches' counts added up.
+    pub total: BatchReport,
+}
+
+impl BatchReport {
+    fn add(&mut self, other: &BatchReport) {
+        self.claimed += other.claimed;
+        self.published += other.published;
+        self.retried += other.retried;
+        self.dead_lettered += other.dead_lettered;
+        self.released += other.released;
+        self.lost_leases += other.lost_leases;
+    }
+}
+
+/// Delivers outbox rows of `O` through publisher `P`.
+#[derive(Debug)]
+pub struct Relay<O, P> {
+    outbox: O,
+    publisher: P,
+    config: RelayConfig,
+}
+
+impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
+    /// A relay from `outbox` to `publisher`.
+    pub fn new(outbox: O, publisher: P, config: RelayConfig) -> Self {
+        Self {
+            outbox,
+            publisher,
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RelayConfig {
+        &self.config
+    }
+
+    /// Claims one batch, sends it and settles every row.
+    pub async fn run_once(&self) -> Result<BatchReport> {
+        let started = Instant::now();
+        let request = ClaimRequest::new(&self.config.owner, self.config.batch_size, self.config.lease);
+        let records = self.outbox.claim_batch(&request).await?;
+        if records.is_empty() {
+            return Ok(BatchReport::default());
+        }
+        let span = info_span!("tidings.relay", owner = %self.config.owner, rows = records.len());
+        async {
+            let attempts: Vec<u32> = records.iter().map(|r| r.attempts).collect();
+            let envelopes: Vec<Envelope> = records.into_iter().map(|r| r.envelope).collect();
+            let results = self.publisher.publish_batch(&envelopes).await;
+            let mut report = BatchReport {
+                claimed: envelopes.len(),
+                ..BatchReport::default()
+            };
+            let now = Utc::now();
+            let mut failed_keys: HashSet<&str> = HashSet::new();
+            let mut settlements = Vec::with_capacity(envelopes.len());
+            for (index, envelope) in envelopes.iter().enumerate() {
+                let result = results.get(index).map_or_else(
+                    || Err("the publisher returned no result for this event".to_owned()),
+                    |r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+                );
+                let invalid = results
+                    .get(index)
+                    .is_some_and(|r| r.as_ref().is_err_and(|e| e.is_invalid_input()));
+                let outcome = match result {
+                    Ok(()) => {
+                        if failed_keys.contains(envelope.key.as_str()) {
+                            warn!(key = %envelope.key, "publisher delivered an event after an earlier one of its key failed");
+                        }
+                        report.published += 1;
+                        let age = (now - envelope.time).num_milliseconds().max(0) as f64 / 1000.0;
+                        metrics::record_event_age(age);
+                        Outcome::Published
+                    }
+                    Err(_) if failed_keys.contains(envelope.key.as_str()) => {
+                        report.released += 1;
+                        Outcome::Release
+                    }
+                    Err(error) => {
+                        failed_keys.insert(envelope.key.as_str());
+                        let attempts = attempts[index] + 1;
+                        if invalid || self.config.retry.is_exhausted(attempts) {
+                            warn!(id = %envelope.id, attempts, %error, "event dead-lettered");
+                            report.dead_lettered += 1;
+                            Outcome::DeadLetter { error }
+                        } else {
+                            let delay = self.config.retry.delay(attempts, fastrand::f64());
+                            debug!(id = %envelope.id, attempts, ?delay, %error, "event will be retried");
+                            report.retried += 1;
+                            Outcome::Retry {
+                                error,
+                                at: now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+                            }
+                        }
+                    }
+                };
+                settlements.push(Settlement::new(envelope.id.clone(), outcome));
+            }
+            let applied = self.outbox.settle(&self.config.owner, now, &settlements).await?;
+            report.lost_leases = settlements.len().saturating_sub(applied as usize);
+            if report.lost_leases > 0 {
+                warn!(lost = report.lost_leases, "leases were taken over before the batch settled");
+            }
+            metrics::record_batch(&report, started.elapsed().as_secs_f64());
+            Ok(report)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs batches until a claim comes back empty (rows waiting for a retry stay).
+    pub async fn drain(&self) -> Result<DrainReport> {
+        let mut report = DrainReport::default();
+        loop {
+            let batch = self.run_once().await?;
+            if batch.claimed == 0 {
+                return Ok(report);
+            }
+            report.batches += 1;
+            report.total.add(&batch);
+        }
+    }
+
+    /// Purges published rows older than the retention and refreshes the queue-depth gauges;
+    /// returns how many rows went.
+    pub async fn maintain(&self) -> Result<u64> {
+        let mut purged = 0;
+        if let Some(retention) = self.config.retention {
+            let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+            purged = self
+                .outbox
+                .purge_all_published(cutoff, self.config.purge_batch)
+                .await?;
+            metrics::record_purged(purged);
+        }
+        metrics::record_stats(&self.outbox.stats().await?);
+        Ok(purged)
+    }
+
+    /// Runs until `shutdown` is cancelled: sends batches back to back while there is work, then
+    /// waits for a notification or the poll interval. Errors are logged and retried after the
+    /// poll interval; nothing is lost because rows stay in the outbox. On shutdown the batch in
+    /// flight is finished and settled before this returns.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        let mut notifications = self.outbox.subscribe();
+        let mut last_maintenance: Option<Instant> = None;
+        info!(owner = %self.config.owner, notifications = notifications.is_some(), "relay started");
+        while !shutdown.is_cancelled() {
+            if last_maintenance.is_none_or(|t| t.elapsed() >= self.config.maintenance_interval) {
+                if let Err(error) = self.maintain().await {
+                    metrics::record_error("maintenance");
+                    warn!(%error, "outbox maintenance failed");
+                }
+                last_maintenance = Some(Instant::now());
+            }
+            let full = match self.run_once().await {
+                Ok(report) => report.claimed >= self.config.batch_size,
+                Err(error) => {
+                    metrics::record_error("batch");
+                    warn!(%error, "relay batch failed; will try again");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            let notified = async {
+                match notifications.as_mut() {
+                    Some(n) => {
+                        if !n.notified().await {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = notified => {}
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+        info!(owner = %self.config.owner, "relay stopped");
+    }
+}
