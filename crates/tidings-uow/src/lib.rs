@@ -272,6 +272,7 @@ where
         }
         self.backend.commit(transaction).await?;
         if !staged.is_empty() {
+            metrics::counter!("tidings_outbox_staged_total").increment(staged.len() as u64);
             self.backend.after_commit();
         }
         Ok(value)

@@ -1,1 +1,36 @@
-//! wip
+#![cfg_attr(all(feature = "sqlite", feature = "memory"), doc = include_str!("../../../README.md"))]
+#![cfg_attr(
+    not(all(feature = "sqlite", feature = "memory")),
+    doc = "Tidings: the transactional outbox, the idempotent consumer and a relay for \
+           event-driven Rust services. Enable the `sqlite` and `memory` features to see the \
+           full guide (the README) here."
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use tidings_core::{
+    ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, EnvelopeFactory, Error,
+    EventPublisher, ExtensionValue, InboxClaim, InboxRepository, Limits, Message, MessageId,
+    Notifications, Notifier, Outcome, OutboxRecord, OutboxRepository, OutboxRepositoryExt,
+    OutboxStats, Payload, RecordStatus, Result, RetryPolicy, Settlement, TopicRouter,
+    Transactional, cloudevents, context,
+};
+pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work};
+
+/// The relay that moves outbox rows to the broker.
+pub mod relay {
+    pub use tidings_relay::*;
+}
+
+/// In-memory outbox, inbox, unit of work and broker.
+#[cfg(feature = "memory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
+pub mod memory {
+    pub use tidings_memory::*;
+}
+
+/// SQLite outbox, inbox and unit of work.
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod sqlite {
+    pub use tidings_sqlite::*;
+}

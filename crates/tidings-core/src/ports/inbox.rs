@@ -19,7 +19,6 @@ pub enum InboxClaim {
 /// The claim is written in the same transaction as the handler's effects, so an effect is
 /// committed exactly when its claim is. Two concurrent claims of one id must resolve to one
 /// `Fresh` (the other waits for it and then sees `Duplicate`, or fails and is retried).
-#[cfg_attr(feature = "mock", mockall::automock(type Transaction = ();))]
 pub trait InboxRepository: Transactional {
     /// Records that `consumer` applies message `id` in `transaction`.
     fn claim_message(

@@ -192,7 +192,6 @@ impl OutboxStats {
 ///   sequence order, so several relays never send one key out of order;
 /// - [`settle`](Self::settle) applies an outcome only while the row is leased by the settling
 ///   owner (except `Published`, which is applied as long as the row is not yet published).
-#[cfg_attr(feature = "mock", mockall::automock(type Transaction = ();))]
 pub trait OutboxRepository: Transactional {
     /// Writes `envelopes` into the outbox within `transaction`, after validating each.
     fn stage(

@@ -8,7 +8,6 @@ use crate::Result;
 /// `Transaction` is the backend's native type (`sqlx::Transaction`, a MongoDB `ClientSession`,
 /// a batch of DynamoDB `TransactWriteItem`s…), so a handler writes its own data with the driver
 /// it already knows.
-#[cfg_attr(feature = "mock", mockall::automock(type Transaction = ();))]
 pub trait Transactional: Send + Sync {
     /// The backend's native transaction.
     type Transaction: Send;
