@@ -44,7 +44,10 @@ async fn produce(uow: &SqliteUnitOfWork, keys: u32, per_key: u32) {
     for n in 0..per_key {
         uow.run(async |work| {
             for k in 0..keys {
-                work.stage(&Step { account: format!("acct-{k}"), n })?;
+                work.stage(&Step {
+                    account: format!("acct-{k}"),
+                    n,
+                })?;
             }
             Ok::<_, tidings::Error>(())
         })
@@ -63,7 +66,12 @@ struct Audit {
 }
 
 /// Consumes the whole topic through a SQLite inbox and checks it against what was produced.
-async fn consume_and_audit(broker: &MemoryBroker, dir: &tempfile::TempDir, keys: u32, per_key: u32) -> Audit {
+async fn consume_and_audit(
+    broker: &MemoryBroker,
+    dir: &tempfile::TempDir,
+    keys: u32,
+    per_key: u32,
+) -> Audit {
     let inbox = database(dir, "consumer").await;
     let consumer = SqliteUnitOfWork::new(inbox).with_consumer("auditor");
     let mut audit = Audit::default();
@@ -81,11 +89,17 @@ async fn consume_and_audit(broker: &MemoryBroker, dir: &tempfile::TempDir, keys:
                 audit.applied += 1;
                 // Order is judged on first deliveries: a redelivery of an older event after a
                 // lease takeover is a duplicate, which the inbox skips.
-                if last_seen.get(&step.account).is_some_and(|last| step.n <= *last) {
+                if last_seen
+                    .get(&step.account)
+                    .is_some_and(|last| step.n <= *last)
+                {
                     audit.out_of_order += 1;
                 }
                 last_seen.insert(step.account.clone(), step.n);
-                applied_per_key.entry(step.account).or_default().push(step.n);
+                applied_per_key
+                    .entry(step.account)
+                    .or_default()
+                    .push(step.n);
             }
             Handled::Duplicate => {
                 audit.duplicates_skipped += 1;
@@ -94,7 +108,9 @@ async fn consume_and_audit(broker: &MemoryBroker, dir: &tempfile::TempDir, keys:
         }
     }
     for k in 0..keys {
-        let got = applied_per_key.get(&format!("acct-{k}")).map_or(0, Vec::len);
+        let got = applied_per_key
+            .get(&format!("acct-{k}"))
+            .map_or(0, Vec::len);
         audit.lost += per_key as usize - got.min(per_key as usize);
     }
     println!("{audit:?}");

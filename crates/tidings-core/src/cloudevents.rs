@@ -214,7 +214,10 @@ fn is_text(content_type: &str) -> bool {
 /// Structured content mode: one JSON document per the CloudEvents JSON event format.
 pub fn encode_structured(envelope: &Envelope) -> Result<Record> {
     let invalid = |e: &dyn std::fmt::Display| {
-        Error::InvalidMessage(format!("cannot express event {} as a CloudEvent: {e}", envelope.id))
+        Error::InvalidMessage(format!(
+            "cannot express event {} as a CloudEvent: {e}",
+            envelope.id
+        ))
     };
     let data = if is_json(&envelope.content_type) {
         // JSON data is embedded as JSON; anything that does not parse goes as base64 so that

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, EnvelopeFactory, Error,
-    InboxRepository, Limits, Message, MessageId, Outcome, OutboxRecord, OutboxRepository,
+    InboxRepository, Limits, Message, MessageId, OutboxRecord, OutboxRepository, Outcome,
     RecordStatus, Result, Settlement, Transactional,
 };
 
@@ -253,17 +253,33 @@ async fn assert_rolled_back<H: Harness>(harness: &H, ending: Ending) {
         .ending(ending);
     let outcome = run(harness, plan.clone()).await;
     match (ending, &outcome) {
-        (Ending::Fail, WorkOutcome::HandlerFailed) | (Ending::Panic, WorkOutcome::HandlerPanicked) => {}
+        (Ending::Fail, WorkOutcome::HandlerFailed)
+        | (Ending::Panic, WorkOutcome::HandlerPanicked) => {}
         _ => panic!("a handler ending with {ending:?} gave {outcome:?}"),
     }
-    assert_eq!(markers(harness, &marker).await, 0, "business write survived a rollback");
+    assert_eq!(
+        markers(harness, &marker).await,
+        0,
+        "business write survived a rollback"
+    );
     let claimed = claim(harness.backend(), "relay", Utc::now()).await;
-    assert!(claimed.is_empty(), "staged rows survived a rollback: {:?}", labels(&claimed));
+    assert!(
+        claimed.is_empty(),
+        "staged rows survived a rollback: {:?}",
+        labels(&claimed)
+    );
     let stats = harness.backend().stats().await.expect("stats failed");
-    assert_eq!(stats.pending + stats.leased + stats.published, 0, "{stats:?}");
+    assert_eq!(
+        stats.pending + stats.leased + stats.published,
+        0,
+        "{stats:?}"
+    );
     // The inbox claim was rolled back too: the message can be handled again.
     let retried = run(harness, plan.ending(Ending::Commit)).await;
-    assert!(retried.committed(), "redelivery after a rollback gave {retried:?}");
+    assert!(
+        retried.committed(),
+        "redelivery after a rollback gave {retried:?}"
+    );
     assert_eq!(markers(harness, &marker).await, 1);
 }
 
@@ -289,15 +305,35 @@ pub async fn inbox_duplicate_sequential<H: Harness>(harness: &H) {
     };
     assert!(run(harness, plan(&first, "from-first")).await.committed());
     let again = run(harness, plan(&second, "from-second")).await;
-    assert!(matches!(again, WorkOutcome::Duplicate), "second delivery gave {again:?}");
+    assert!(
+        matches!(again, WorkOutcome::Duplicate),
+        "second delivery gave {again:?}"
+    );
     assert_eq!(markers(harness, &first).await, 1);
-    assert_eq!(markers(harness, &second).await, 0, "a duplicate's effects were written");
+    assert_eq!(
+        markers(harness, &second).await,
+        0,
+        "a duplicate's effects were written"
+    );
     let claimed = claim(harness.backend(), "relay", Utc::now()).await;
-    assert_eq!(labels(&claimed), ["from-first"], "a duplicate's events were staged");
+    assert_eq!(
+        labels(&claimed),
+        ["from-first"],
+        "a duplicate's events were staged"
+    );
 
     let other = unique("other");
-    let by_other = run(harness, WorkPlan::commit(&other, vec![]).handling(&incoming).as_consumer("other")).await;
-    assert!(by_other.committed(), "another consumer must apply the message too: {by_other:?}");
+    let by_other = run(
+        harness,
+        WorkPlan::commit(&other, vec![])
+            .handling(&incoming)
+            .as_consumer("other"),
+    )
+    .await;
+    assert!(
+        by_other.committed(),
+        "another consumer must apply the message too: {by_other:?}"
+    );
 }
 
 /// Invariant 2: the same message handled concurrently through two harnesses (two tasks, or two
@@ -316,17 +352,33 @@ pub async fn inbox_duplicate_concurrent<H: Harness>(one: &H, two: &H) {
                 .handling(&incoming)
         };
         let (a, b) = tokio::join!(one.run(plan("a")), two.run(plan("b")));
-        let outcomes = [a.expect("first delivery failed"), b.expect("second delivery failed")];
+        let outcomes = [
+            a.expect("first delivery failed"),
+            b.expect("second delivery failed"),
+        ];
         let committed = outcomes.iter().filter(|o| o.committed()).count();
         let duplicates = outcomes
             .iter()
             .filter(|o| matches!(o, WorkOutcome::Duplicate))
             .count();
-        assert_eq!((committed, duplicates), (1, 1), "round {round}: {outcomes:?}");
-        assert_eq!(markers(one, &marker).await, 1, "round {round}: effects applied twice");
+        assert_eq!(
+            (committed, duplicates),
+            (1, 1),
+            "round {round}: {outcomes:?}"
+        );
+        assert_eq!(
+            markers(one, &marker).await,
+            1,
+            "round {round}: effects applied twice"
+        );
     }
     let claimed = claim(one.backend(), "relay", Utc::now()).await;
-    assert_eq!(claimed.len(), 8, "one staged event per message: {:?}", labels(&claimed));
+    assert_eq!(
+        claimed.len(),
+        8,
+        "one staged event per message: {:?}",
+        labels(&claimed)
+    );
 }
 
 /// Invariant 3: a row whose transaction commits after a later row was claimed and published is
@@ -363,7 +415,11 @@ pub async fn late_commit_is_not_lost<H: Harness>(harness: &H) {
         backend.commit(tx).await.expect("commit");
     }
     let second = claim(backend, "relay", Utc::now()).await;
-    assert_eq!(labels(&second), ["early-sequence"], "the late-committing row was lost");
+    assert_eq!(
+        labels(&second),
+        ["early-sequence"],
+        "the late-committing row was lost"
+    );
 }
 
 async fn stage_committed<B: OutboxRepository>(backend: &B, envelopes: &[Envelope]) {
@@ -378,13 +434,24 @@ async fn stage_committed<B: OutboxRepository>(backend: &B, envelopes: &[Envelope
 pub async fn leases_expire_and_failures_come_back<H: Harness>(harness: &H) {
     let backend = harness.backend();
     let topic = unique("lease");
-    stage_committed(backend, &[event(&topic, "k", "one"), event(&topic, "k", "two")]).await;
+    stage_committed(
+        backend,
+        &[event(&topic, "k", "one"), event(&topic, "k", "two")],
+    )
+    .await;
     let t0 = Utc::now();
     let held = claim(backend, "crashed", t0).await;
     assert_eq!(labels(&held), ["one", "two"]);
-    assert!(claim(backend, "other", at(t0, 1)).await.is_empty(), "leased rows were claimed twice");
+    assert!(
+        claim(backend, "other", at(t0, 1)).await.is_empty(),
+        "leased rows were claimed twice"
+    );
     let taken = claim(backend, "other", at(t0, 31)).await;
-    assert_eq!(labels(&taken), ["one", "two"], "rows of an expired lease were not handed over");
+    assert_eq!(
+        labels(&taken),
+        ["one", "two"],
+        "rows of an expired lease were not handed over"
+    );
     let late = settle_all(backend, "crashed", at(t0, 32), &held, Outcome::Release).await;
     assert_eq!(late, 0, "a relay settled rows after losing its lease");
 
@@ -394,14 +461,26 @@ pub async fn leases_expire_and_failures_come_back<H: Harness>(harness: &H) {
         error: "broker down".to_owned(),
         at: retry_at,
     };
-    assert_eq!(settle_all(backend, "other", at(t0, 33), one, failure).await, 1);
-    assert_eq!(settle_all(backend, "other", at(t0, 33), two, Outcome::Release).await, 1);
-    assert!(claim(backend, "other", at(t0, 60)).await.is_empty(), "a retry came back early");
+    assert_eq!(
+        settle_all(backend, "other", at(t0, 33), one, failure).await,
+        1
+    );
+    assert_eq!(
+        settle_all(backend, "other", at(t0, 33), two, Outcome::Release).await,
+        1
+    );
+    assert!(
+        claim(backend, "other", at(t0, 60)).await.is_empty(),
+        "a retry came back early"
+    );
     let again = claim(backend, "other", retry_at).await;
     assert_eq!(labels(&again), ["one", "two"]);
     assert_eq!(again[0].attempts, 1, "a failed attempt was not counted");
     assert_eq!(again[0].last_error.as_deref(), Some("broker down"));
-    assert_eq!(again[1].attempts, 0, "a released row was counted as attempted");
+    assert_eq!(
+        again[1].attempts, 0,
+        "a released row was counted as attempted"
+    );
 }
 
 /// Invariant 4: rows come back per key in staging order, a key leased by one relay is not handed
@@ -409,9 +488,21 @@ pub async fn leases_expire_and_failures_come_back<H: Harness>(harness: &H) {
 pub async fn order_per_key<H: Harness>(harness: &H) {
     let backend = harness.backend();
     let topic = unique("order");
-    stage_committed(backend, &[event(&topic, "a", "a1"), event(&topic, "b", "b1")]).await;
-    stage_committed(backend, &[event(&topic, "a", "a2"), event(&topic, "a", "a3")]).await;
-    stage_committed(backend, &[event(&topic, "b", "b2"), event(&topic, "a", "a4")]).await;
+    stage_committed(
+        backend,
+        &[event(&topic, "a", "a1"), event(&topic, "b", "b1")],
+    )
+    .await;
+    stage_committed(
+        backend,
+        &[event(&topic, "a", "a2"), event(&topic, "a", "a3")],
+    )
+    .await;
+    stage_committed(
+        backend,
+        &[event(&topic, "b", "b2"), event(&topic, "a", "a4")],
+    )
+    .await;
     let t0 = Utc::now();
     let claimed = claim(backend, "one", t0).await;
     let per_key = |records: &[OutboxRecord], key: &str| -> Vec<String> {
@@ -424,7 +515,10 @@ pub async fn order_per_key<H: Harness>(harness: &H) {
     assert_eq!(per_key(&claimed, "a"), ["a1", "a2", "a3", "a4"]);
     assert_eq!(per_key(&claimed, "b"), ["b1", "b2"]);
     let sequences: Vec<i64> = claimed.iter().map(|r| r.sequence).collect();
-    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "not in sequence order: {sequences:?}");
+    assert!(
+        sequences.windows(2).all(|w| w[0] < w[1]),
+        "not in sequence order: {sequences:?}"
+    );
     stage_committed(backend, &[event(&topic, "a", "a5")]).await;
     assert!(
         claim(backend, "two", t0).await.is_empty(),
@@ -432,10 +526,7 @@ pub async fn order_per_key<H: Harness>(harness: &H) {
     );
 
     // a1 fails: a2..a4 are released; b is published. Nothing of key a may go before a1.
-    let (a1, rest): (Vec<_>, Vec<_>) = claimed
-        .iter()
-        .cloned()
-        .partition(|r| label(r) == "a1");
+    let (a1, rest): (Vec<_>, Vec<_>) = claimed.iter().cloned().partition(|r| label(r) == "a1");
     let retry = Outcome::Retry {
         error: "refused".to_owned(),
         at: at(t0, 60),
@@ -446,7 +537,11 @@ pub async fn order_per_key<H: Harness>(harness: &H) {
     settle_all(backend, "one", t0, &b, Outcome::Published).await;
     stage_committed(backend, &[event(&topic, "b", "b3")]).await;
     let meanwhile = claim(backend, "two", at(t0, 1)).await;
-    assert_eq!(labels(&meanwhile), ["b3"], "key a must wait for a1; key b must not");
+    assert_eq!(
+        labels(&meanwhile),
+        ["b3"],
+        "key a must wait for a1; key b must not"
+    );
     settle_all(backend, "two", at(t0, 1), &meanwhile, Outcome::Published).await;
     let resumed = claim(backend, "two", at(t0, 61)).await;
     assert_eq!(labels(&resumed), ["a1", "a2", "a3", "a4", "a5"]);
@@ -480,7 +575,8 @@ pub async fn concurrent_relays_keep_order_per_key<H: Harness>(harness: &H) {
         if a.is_empty() && b.is_empty() {
             break;
         }
-        let keys_a: std::collections::HashSet<&str> = a.iter().map(|r| r.envelope.key.as_str()).collect();
+        let keys_a: std::collections::HashSet<&str> =
+            a.iter().map(|r| r.envelope.key.as_str()).collect();
         for record in &b {
             assert!(
                 !keys_a.contains(record.envelope.key.as_str()),
@@ -513,7 +609,11 @@ pub async fn poison_goes_to_dead_letters<H: Harness>(harness: &H) {
     let topic = unique("poison");
     stage_committed(
         backend,
-        &[event(&topic, "p", "p1"), event(&topic, "p", "p2"), event(&topic, "o", "o1")],
+        &[
+            event(&topic, "p", "p1"),
+            event(&topic, "p", "p2"),
+            event(&topic, "o", "o1"),
+        ],
     )
     .await;
     let t0 = Utc::now();
@@ -528,7 +628,11 @@ pub async fn poison_goes_to_dead_letters<H: Harness>(harness: &H) {
     settle_all(backend, "relay", t0, &claimed[2..], Outcome::Published).await;
     stage_committed(backend, &[event(&topic, "o", "o2")]).await;
     let others = claim(backend, "relay", at(t0, 1)).await;
-    assert_eq!(labels(&others), ["o2"], "a failing key held back another key");
+    assert_eq!(
+        labels(&others),
+        ["o2"],
+        "a failing key held back another key"
+    );
     settle_all(backend, "relay", at(t0, 1), &others, Outcome::Published).await;
 
     let again = claim(backend, "relay", at(t0, 600)).await;
@@ -539,7 +643,11 @@ pub async fn poison_goes_to_dead_letters<H: Harness>(harness: &H) {
     settle_all(backend, "relay", at(t0, 600), &again[..1], dead.clone()).await;
     settle_all(backend, "relay", at(t0, 600), &again[1..], Outcome::Release).await;
     let after = claim(backend, "relay", at(t0, 601)).await;
-    assert_eq!(labels(&after), ["p2"], "a dead letter blocked the rest of its key");
+    assert_eq!(
+        labels(&after),
+        ["p2"],
+        "a dead letter blocked the rest of its key"
+    );
     settle_all(backend, "relay", at(t0, 601), &after, Outcome::Published).await;
 
     let listed = backend
@@ -549,7 +657,10 @@ pub async fn poison_goes_to_dead_letters<H: Harness>(harness: &H) {
     assert_eq!(labels(&listed), ["p1"]);
     assert_eq!(listed[0].status, RecordStatus::Dead);
     assert_eq!(listed[0].attempts, 2);
-    assert_eq!(listed[0].last_error.as_deref(), Some("attempt 2: schema rejected"));
+    assert_eq!(
+        listed[0].last_error.as_deref(),
+        Some("attempt 2: schema rejected")
+    );
     let next_page = backend
         .list_dead_letters(&DeadLetterQuery::first(10).after(listed[0].sequence))
         .await
@@ -563,8 +674,15 @@ pub async fn poison_goes_to_dead_letters<H: Harness>(harness: &H) {
         .expect("retry_dead_letters");
     assert_eq!(retried, 1);
     let back = claim(backend, "relay", at(t0, 602)).await;
-    assert_eq!(labels(&back), ["p1"], "a retried dead letter did not come back");
-    assert_eq!(back[0].attempts, 0, "retrying a dead letter resets its attempts");
+    assert_eq!(
+        labels(&back),
+        ["p1"],
+        "a retried dead letter did not come back"
+    );
+    assert_eq!(
+        back[0].attempts, 0,
+        "retrying a dead letter resets its attempts"
+    );
     settle_all(backend, "relay", at(t0, 602), &back, dead).await;
     let purged = backend
         .purge_dead_letters(&ids(&back))
@@ -583,7 +701,9 @@ pub async fn poison_goes_to_dead_letters<H: Harness>(harness: &H) {
 pub async fn retention_purges_in_batches<H: Harness>(harness: &H) {
     let backend = harness.backend();
     let topic = unique("retention");
-    let envelopes: Vec<Envelope> = (0..5).map(|n| event(&topic, &format!("k{n}"), "old")).collect();
+    let envelopes: Vec<Envelope> = (0..5)
+        .map(|n| event(&topic, &format!("k{n}"), "old"))
+        .collect();
     stage_committed(backend, &envelopes).await;
     let t0 = Utc::now();
     let claimed = claim(backend, "relay", t0).await;
@@ -591,7 +711,11 @@ pub async fn retention_purges_in_batches<H: Harness>(harness: &H) {
     stage_committed(backend, &[event(&topic, "k-pending", "pending")]).await;
 
     let purge = |before, limit| backend.purge_published(before, limit);
-    assert_eq!(purge(at(t0, -1), 10).await.expect("purge"), 0, "purged rows newer than the cutoff");
+    assert_eq!(
+        purge(at(t0, -1), 10).await.expect("purge"),
+        0,
+        "purged rows newer than the cutoff"
+    );
     let batches = [
         purge(at(t0, 1), 2).await.expect("purge"),
         purge(at(t0, 1), 2).await.expect("purge"),
@@ -603,9 +727,13 @@ pub async fn retention_purges_in_batches<H: Harness>(harness: &H) {
     assert_eq!((stats.published, stats.pending), (0, 1), "{stats:?}");
 
     let consumer = unique("consumer");
-    let incoming: Vec<Envelope> = (0..3).map(|n| event(&topic, "k", &format!("in{n}"))).collect();
+    let incoming: Vec<Envelope> = (0..3)
+        .map(|n| event(&topic, "k", &format!("in{n}")))
+        .collect();
     for message in &incoming {
-        let plan = WorkPlan::commit(&unique("m"), vec![]).handling(message).as_consumer(&consumer);
+        let plan = WorkPlan::commit(&unique("m"), vec![])
+            .handling(message)
+            .as_consumer(&consumer);
         assert!(run(harness, plan).await.committed());
     }
     let purge_inbox = |limit| backend.purge_inbox(Utc::now() + chrono::Duration::minutes(1), limit);
@@ -615,7 +743,9 @@ pub async fn retention_purges_in_batches<H: Harness>(harness: &H) {
         purge_inbox(2).await.expect("purge_inbox"),
     ];
     assert_eq!(inbox_batches, [2, 1, 0]);
-    let plan = WorkPlan::commit(&unique("m"), vec![]).handling(&incoming[0]).as_consumer(&consumer);
+    let plan = WorkPlan::commit(&unique("m"), vec![])
+        .handling(&incoming[0])
+        .as_consumer(&consumer);
     assert!(
         run(harness, plan).await.committed(),
         "a purged inbox entry still counted as a duplicate"
@@ -653,7 +783,13 @@ pub async fn bad_input_is_refused_and_loses_nothing<H: Harness>(harness: &H) {
     let backend = harness.backend();
     let topic = unique("bad");
     let limit = Limits::default().max_payload_bytes;
-    let oversized = Envelope::new(&topic, "k", "big", "application/octet-stream", vec![0u8; limit + 1]);
+    let oversized = Envelope::new(
+        &topic,
+        "k",
+        "big",
+        "application/octet-stream",
+        vec![0u8; limit + 1],
+    );
     let bad_topic = event("no spaces allowed", "k", "bad-topic");
     let no_key = event(&topic, "", "no-key");
     let marker = unique("bad");
@@ -678,9 +814,16 @@ pub async fn bad_input_is_refused_and_loses_nothing<H: Harness>(harness: &H) {
         ] if *size == limit + 1 && *l == limit),
         "unexpected rejections: {rejected:?}"
     );
-    assert!(rejected[0].to_string().contains("exceeds the limit"), "{}", rejected[0]);
+    assert!(
+        rejected[0].to_string().contains("exceeds the limit"),
+        "{}",
+        rejected[0]
+    );
     assert_eq!(markers(harness, &marker).await, 1);
-    assert_eq!(labels(&claim(backend, "relay", Utc::now()).await), ["kept-1", "kept-2"]);
+    assert_eq!(
+        labels(&claim(backend, "relay", Utc::now()).await),
+        ["kept-1", "kept-2"]
+    );
 
     for bad in [oversized, bad_topic, no_key] {
         let mut tx = backend.begin().await.expect("begin");

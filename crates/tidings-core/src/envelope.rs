@@ -202,7 +202,9 @@ impl Envelope {
             (self.content_type.as_str(), "content type"),
         ] {
             if value.trim().is_empty() {
-                return Err(Error::InvalidMessage(format!("the event's {what} is empty")));
+                return Err(Error::InvalidMessage(format!(
+                    "the event's {what} is empty"
+                )));
             }
         }
         if self.key.len() > limits.max_key_bytes {

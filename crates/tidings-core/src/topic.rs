@@ -63,7 +63,15 @@ mod tests {
         for good in ["orders", "orders.v1", "a_b-c.D9", &"x".repeat(249)] {
             assert!(validate_topic(good).is_ok(), "{good} should be valid");
         }
-        for bad in ["", ".", "..", "orders/v1", "with space", "ü", &"x".repeat(250)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "orders/v1",
+            "with space",
+            "ü",
+            &"x".repeat(250),
+        ] {
             let err = validate_topic(bad).expect_err(bad);
             assert!(matches!(err, Error::InvalidTopic { .. }), "{bad}: {err}");
         }

@@ -33,7 +33,11 @@ fn round_trip_structured(json: &str) -> Envelope {
     let envelope = cloudevents::decode(&structured_record(json)).expect("spec example decodes");
     let encoded = cloudevents::encode(&envelope, ContentMode::Structured).expect("encodes");
     let reencoded: Value = serde_json::from_slice(&encoded.value).expect("encoder writes JSON");
-    assert_eq!(reencoded, normalised(json), "structured round trip changed the event");
+    assert_eq!(
+        reencoded,
+        normalised(json),
+        "structured round trip changed the event"
+    );
     assert_eq!(
         cloudevents::decode(&encoded).expect("re-decodes"),
         envelope,
@@ -54,7 +58,10 @@ fn json_format_example_with_base64_data() {
     let envelope = round_trip_structured(include_str!("fixtures/spec-json-base64.json"));
     assert_eq!(envelope.id.as_str(), "A234-1234-1234");
     assert_eq!(envelope.source, "/mycontext");
-    assert_eq!(envelope.content_type, "application/vnd.apache.thrift.binary");
+    assert_eq!(
+        envelope.content_type,
+        "application/vnd.apache.thrift.binary"
+    );
     assert_eq!(envelope.payload, (0u8..10).collect::<Vec<_>>());
     assert_eq!(
         envelope.extensions.get("comexampleothervalue"),
@@ -125,7 +132,13 @@ fn kafka_binary_example() {
 
 #[test]
 fn tidings_attributes_survive_both_modes() {
-    let mut envelope = Envelope::new("orders", "order-7", "order.placed", "application/json", br#"{"n":1}"#.to_vec());
+    let mut envelope = Envelope::new(
+        "orders",
+        "order-7",
+        "order.placed",
+        "application/json",
+        br#"{"n":1}"#.to_vec(),
+    );
     envelope.correlation_id = Some("corr-1".into());
     envelope.causation_id = Some("cause-1".into());
     envelope.traceparent = Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into());
@@ -141,9 +154,22 @@ fn tidings_attributes_survive_both_modes() {
 #[test]
 fn malformed_records_are_rejected_with_a_reason() {
     let cases: Vec<(Record, &str)> = vec![
-        (Record { topic: "t".into(), value: b"hello".to_vec(), ..Record::default() }, "ce_specversion"),
-        (structured_record("{not json"), "not a CloudEvents JSON document"),
-        (structured_record(r#"{"specversion":"1.0","type":"t","source":"/s"}"#), "not a CloudEvents JSON document"),
+        (
+            Record {
+                topic: "t".into(),
+                value: b"hello".to_vec(),
+                ..Record::default()
+            },
+            "ce_specversion",
+        ),
+        (
+            structured_record("{not json"),
+            "not a CloudEvents JSON document",
+        ),
+        (
+            structured_record(r#"{"specversion":"1.0","type":"t","source":"/s"}"#),
+            "not a CloudEvents JSON document",
+        ),
         (
             Record {
                 topic: "t".into(),
@@ -190,7 +216,10 @@ fn malformed_records_are_rejected_with_a_reason() {
     for (record, expected) in cases {
         match cloudevents::decode(&record) {
             Err(Error::MalformedEvent(reason)) => {
-                assert!(reason.contains(expected), "{reason:?} should mention {expected:?}")
+                assert!(
+                    reason.contains(expected),
+                    "{reason:?} should mention {expected:?}"
+                )
             }
             other => panic!("expected MalformedEvent({expected}), got {other:?}"),
         }

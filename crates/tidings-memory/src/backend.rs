@@ -7,8 +7,8 @@ use std::{
 use chrono::{DateTime, Utc};
 use tidings_core::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
-    InboxRepository, Limits, MessageId, Notifications, Notifier, Outcome, OutboxRecord,
-    OutboxRepository, OutboxStats, RecordStatus, Result, Settlement, Transactional,
+    InboxRepository, Limits, MessageId, Notifications, Notifier, OutboxRecord, OutboxRepository,
+    OutboxStats, Outcome, RecordStatus, Result, Settlement, Transactional,
 };
 use tokio::sync::OwnedMutexGuard;
 
@@ -236,7 +236,11 @@ impl Transactional for MemoryBackend {
 }
 
 impl OutboxRepository for MemoryBackend {
-    async fn stage(&self, transaction: &mut MemoryTransaction, envelopes: &[Envelope]) -> Result<()> {
+    async fn stage(
+        &self,
+        transaction: &mut MemoryTransaction,
+        envelopes: &[Envelope],
+    ) -> Result<()> {
         for envelope in envelopes {
             envelope.validate(&self.shared.limits)?;
         }
@@ -419,7 +423,9 @@ impl InboxRepository for MemoryBackend {
 impl DeadLetterRepository for MemoryBackend {
     async fn list_dead_letters(&self, query: &DeadLetterQuery) -> Result<Vec<OutboxRecord>> {
         let state = self.state();
-        let start = query.after_sequence.map_or(i64::MIN, |s| s.saturating_add(1));
+        let start = query
+            .after_sequence
+            .map_or(i64::MIN, |s| s.saturating_add(1));
         Ok(state
             .rows
             .range(start..)

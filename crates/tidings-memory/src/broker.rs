@@ -81,7 +81,10 @@ impl MemoryBroker {
 
     /// The records of `topic`, decoded.
     pub fn envelopes(&self, topic: &str) -> Result<Vec<Envelope>> {
-        self.records(topic).iter().map(cloudevents::decode).collect()
+        self.records(topic)
+            .iter()
+            .map(cloudevents::decode)
+            .collect()
     }
 
     /// Appends a copy of the record at `offset` of `topic`, as a broker does when a consumer

@@ -2,7 +2,7 @@ use std::{collections::HashSet, time::Instant};
 
 use chrono::Utc;
 use tidings_core::{
-    ClaimRequest, Envelope, EventPublisher, Outcome, OutboxRepository, OutboxRepositoryExt, Result,
+    ClaimRequest, Envelope, EventPublisher, OutboxRepository, OutboxRepositoryExt, Outcome, Result,
     Settlement,
 };
 use tokio_util::sync::CancellationToken;
@@ -75,7 +75,11 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
     /// Claims one batch, sends it and settles every row.
     pub async fn run_once(&self) -> Result<BatchReport> {
         let started = Instant::now();
-        let request = ClaimRequest::new(&self.config.owner, self.config.batch_size, self.config.lease);
+        let request = ClaimRequest::new(
+            &self.config.owner,
+            self.config.batch_size,
+            self.config.lease,
+        );
         let records = self.outbox.claim_batch(&request).await?;
         if records.is_empty() {
             return Ok(BatchReport::default());
@@ -164,7 +168,8 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
     pub async fn maintain(&self) -> Result<u64> {
         let mut purged = 0;
         if let Some(retention) = self.config.retention {
-            let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+            let cutoff =
+                Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
             purged = self
                 .outbox
                 .purge_all_published(cutoff, self.config.purge_batch)

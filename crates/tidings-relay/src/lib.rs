@@ -1,6 +1,6 @@
 //! The relay: moves committed outbox rows to the broker, at least once and in order per key.
 //!
-//! A [`Relay`] claims a batch of rows with a lease, hands them to the [`EventPublisher`] in
+//! A [`Relay`] claims a batch of rows with a lease, hands them to the [`EventPublisher`](tidings_core::EventPublisher) in
 //! sequence order, and settles each: published, retried later with exponential backoff and
 //! jitter, or dead-lettered after [`RetryPolicy::max_attempts`] (at once for input the broker can
 //! never take). When a row fails, the later rows of its key in the batch are released, so a key

@@ -13,7 +13,13 @@ use tidings_relay::{Relay, RelayConfig};
 use tokio_util::sync::CancellationToken;
 
 fn event(topic: &str, key: &str, n: usize) -> Envelope {
-    Envelope::new(topic, key, "test.event", "text/plain", n.to_string().into_bytes())
+    Envelope::new(
+        topic,
+        key,
+        "test.event",
+        "text/plain",
+        n.to_string().into_bytes(),
+    )
 }
 
 async fn stage(backend: &MemoryBackend, envelopes: &[Envelope]) {
@@ -48,12 +54,19 @@ async fn delivers_every_event_in_order_per_key_in_small_batches() {
         envelopes.push(event("orders", &format!("k{}", n % 4), n));
     }
     stage(&backend, &envelopes).await;
-    let relay = Relay::new(backend.clone(), broker.clone(), RelayConfig::default().with_batch_size(7));
+    let relay = Relay::new(
+        backend.clone(),
+        broker.clone(),
+        RelayConfig::default().with_batch_size(7),
+    );
     let report = relay.drain().await.expect("drain");
     assert_eq!(report.total.published, 50);
     assert_eq!(report.batches, 8);
     for k in 0..4 {
-        let expected: Vec<String> = (0..50).filter(|n| n % 4 == k).map(|n| n.to_string()).collect();
+        let expected: Vec<String> = (0..50)
+            .filter(|n| n % 4 == k)
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(delivered(&broker, "orders", &format!("k{k}")), expected);
     }
     assert_eq!(backend.stats().await.expect("stats").published, 50);
@@ -62,7 +75,15 @@ async fn delivers_every_event_in_order_per_key_in_small_batches() {
 #[tokio::test]
 async fn a_failing_key_is_retried_then_dead_lettered_without_blocking_others() {
     let (backend, broker) = (MemoryBackend::new(), MemoryBroker::new());
-    stage(&backend, &[event("t", "bad", 1), event("t", "good", 2), event("t", "bad", 3)]).await;
+    stage(
+        &backend,
+        &[
+            event("t", "bad", 1),
+            event("t", "good", 2),
+            event("t", "bad", 3),
+        ],
+    )
+    .await;
     broker.set_fault(Some(Arc::new(|e: &Envelope| {
         (e.key == "bad" && e.payload == b"1").then(|| "rejected by test".to_owned())
     })));
@@ -75,20 +96,34 @@ async fn a_failing_key_is_retried_then_dead_lettered_without_blocking_others() {
     let first = relay.run_once().await.expect("batch");
     assert_eq!((first.published, first.retried, first.released), (1, 1, 1));
     assert_eq!(delivered(&broker, "t", "good"), ["2"]);
-    assert!(delivered(&broker, "t", "bad").is_empty(), "bad/3 overtook bad/1");
+    assert!(
+        delivered(&broker, "t", "bad").is_empty(),
+        "bad/3 overtook bad/1"
+    );
 
     let second = relay.run_once().await.expect("batch");
     assert_eq!((second.retried, second.released), (1, 1));
     let third = relay.run_once().await.expect("batch");
     assert_eq!((third.dead_lettered, third.released), (1, 1));
     let after = relay.drain().await.expect("drain");
-    assert_eq!(after.total.published, 1, "the rest of the key flows after its dead letter");
+    assert_eq!(
+        after.total.published, 1,
+        "the rest of the key flows after its dead letter"
+    );
     assert_eq!(delivered(&broker, "t", "bad"), ["3"]);
 
-    let dead = backend.list_dead_letters(&DeadLetterQuery::first(10)).await.expect("list");
+    let dead = backend
+        .list_dead_letters(&DeadLetterQuery::first(10))
+        .await
+        .expect("list");
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, 3);
-    assert!(dead[0].last_error.as_deref().is_some_and(|e| e.contains("rejected by test")));
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("rejected by test"))
+    );
 }
 
 #[tokio::test]
@@ -99,12 +134,23 @@ async fn failed_events_wait_for_their_backoff() {
     let retry = RetryPolicy::default()
         .with_delays(Duration::from_secs(3600), Duration::from_secs(3600))
         .with_jitter(0.0);
-    let relay = Relay::new(backend.clone(), broker.clone(), RelayConfig::default().with_retry(retry));
+    let relay = Relay::new(
+        backend.clone(),
+        broker.clone(),
+        RelayConfig::default().with_retry(retry),
+    );
     assert_eq!(relay.run_once().await.expect("batch").retried, 1);
     broker.set_fault(None);
     let meanwhile = relay.drain().await.expect("drain");
-    assert_eq!(meanwhile.total.claimed, 0, "a failed event came back before its backoff");
-    assert_eq!(backend.stats().await.expect("stats").pending, 1, "the event must stay pending");
+    assert_eq!(
+        meanwhile.total.claimed, 0,
+        "a failed event came back before its backoff"
+    );
+    assert_eq!(
+        backend.stats().await.expect("stats").pending,
+        1,
+        "the event must stay pending"
+    );
 }
 
 #[tokio::test]
@@ -115,7 +161,12 @@ async fn input_the_broker_can_never_take_is_dead_lettered_at_once() {
         async fn publish_batch(&self, envelopes: &[Envelope]) -> Vec<tidings_core::Result<()>> {
             envelopes
                 .iter()
-                .map(|e| Err(Error::PayloadTooLarge { size: e.payload.len(), limit: 0 }))
+                .map(|e| {
+                    Err(Error::PayloadTooLarge {
+                        size: e.payload.len(),
+                        limit: 0,
+                    })
+                })
                 .collect()
         }
     }
@@ -160,10 +211,18 @@ async fn wakes_on_commit_notifications_and_stops_gracefully() {
 #[tokio::test]
 async fn maintenance_purges_published_rows_after_the_retention() {
     let (backend, broker) = (MemoryBackend::new(), MemoryBroker::new());
-    stage(&backend, &(0..5).map(|n| event("t", "k", n)).collect::<Vec<_>>()).await;
+    stage(
+        &backend,
+        &(0..5).map(|n| event("t", "k", n)).collect::<Vec<_>>(),
+    )
+    .await;
     let keep = Relay::new(backend.clone(), broker.clone(), RelayConfig::default());
     keep.drain().await.expect("drain");
-    assert_eq!(keep.maintain().await.expect("maintain"), 0, "rows within the retention were purged");
+    assert_eq!(
+        keep.maintain().await.expect("maintain"),
+        0,
+        "rows within the retention were purged"
+    );
     let purge = Relay::new(
         backend.clone(),
         broker.clone(),

@@ -3,12 +3,14 @@ use std::{collections::HashSet, str::FromStr, sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use sqlx::{
     Row, SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
 };
 use tidings_core::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
-    InboxRepository, Limits, MessageId, Notifications, Notifier, Outcome, OutboxRecord,
-    OutboxRepository, OutboxStats, RecordStatus, Result, Settlement, Transactional,
+    InboxRepository, Limits, MessageId, Notifications, Notifier, OutboxRecord, OutboxRepository,
+    OutboxStats, Outcome, RecordStatus, Result, Settlement, Transactional,
 };
 
 use crate::{SqliteTransaction, error::classify, migrate};
@@ -46,7 +48,8 @@ fn record_from_row(row: &SqliteRow) -> Result<OutboxRecord> {
     let time = DateTime::parse_from_rfc3339(&time_text)
         .map_err(|_| corrupt("event_time"))?
         .with_timezone(&Utc);
-    let extensions = serde_json::from_str(&get_text("extensions")?).map_err(|_| corrupt("extensions"))?;
+    let extensions =
+        serde_json::from_str(&get_text("extensions")?).map_err(|_| corrupt("extensions"))?;
     let status = RecordStatus::parse(&get_text("status")?).ok_or_else(|| corrupt("status"))?;
     let mut envelope = Envelope::new(
         get_text("topic")?,
@@ -68,7 +71,10 @@ fn record_from_row(row: &SqliteRow) -> Result<OutboxRecord> {
         envelope,
         row.try_get("sequence").map_err(classify)?,
         status,
-        row.try_get::<i64, _>("attempts").map_err(classify)?.try_into().unwrap_or(u32::MAX),
+        row.try_get::<i64, _>("attempts")
+            .map_err(classify)?
+            .try_into()
+            .unwrap_or(u32::MAX),
         row.try_get("last_error").map_err(classify)?,
         from_micros(row.try_get("created_at").map_err(classify)?),
     ))
@@ -119,7 +125,10 @@ impl SqliteBackend {
     }
 
     async fn begin_immediate(&self) -> Result<SqliteTransaction> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(classify)
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(classify)
     }
 }
 
@@ -140,7 +149,11 @@ impl Transactional for SqliteBackend {
 }
 
 impl OutboxRepository for SqliteBackend {
-    async fn stage(&self, transaction: &mut SqliteTransaction, envelopes: &[Envelope]) -> Result<()> {
+    async fn stage(
+        &self,
+        transaction: &mut SqliteTransaction,
+        envelopes: &[Envelope],
+    ) -> Result<()> {
         for envelope in envelopes {
             envelope.validate(&self.limits)?;
         }
@@ -159,7 +172,11 @@ impl OutboxRepository for SqliteBackend {
             .bind(&envelope.key)
             .bind(&envelope.message_type)
             .bind(&envelope.source)
-            .bind(envelope.time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            .bind(
+                envelope
+                    .time
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            )
             .bind(&envelope.subject)
             .bind(&envelope.data_schema)
             .bind(&envelope.content_type)
@@ -258,7 +275,12 @@ impl OutboxRepository for SqliteBackend {
         Ok(claimed)
     }
 
-    async fn settle(&self, owner: &str, now: DateTime<Utc>, settlements: &[Settlement]) -> Result<u64> {
+    async fn settle(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        settlements: &[Settlement],
+    ) -> Result<u64> {
         let now = micros(now);
         let mut published = Vec::new();
         let mut released = Vec::new();
@@ -293,7 +315,11 @@ impl OutboxRepository for SqliteBackend {
                 .bind(id)
                 .bind(owner),
             };
-            applied += result.execute(&mut *tx).await.map_err(classify)?.rows_affected();
+            applied += result
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
         }
         if !published.is_empty() {
             applied += sqlx::query(

@@ -20,11 +20,12 @@ impl MarkerStore for SqliteBackend {
     }
 
     async fn count_markers(&self, marker: &str) -> Result<u64> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conformance_markers WHERE marker = ?")
-            .bind(marker)
-            .fetch_one(self.pool())
-            .await
-            .map_err(classify)?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM conformance_markers WHERE marker = ?")
+                .bind(marker)
+                .fetch_one(self.pool())
+                .await
+                .map_err(classify)?;
         Ok(count as u64)
     }
 }

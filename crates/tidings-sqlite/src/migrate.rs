@@ -28,7 +28,10 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<()> {
         if applied.is_some() {
             continue;
         }
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(classify)?;
+        sqlx::raw_sql(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
         sqlx::query("INSERT INTO tidings_migrations (version) VALUES (?)")
             .bind(version)
             .execute(&mut *tx)

@@ -44,7 +44,9 @@ impl<B: MarkerStore> Harness for ConformanceHarness<B> {
         let uow = self.uow.clone().with_consumer(&plan.consumer);
         let backend = self.uow.backend().clone();
         let handler = async |work: &mut crate::Work<B::Transaction>| {
-            backend.write_marker(work.transaction(), &plan.marker).await?;
+            backend
+                .write_marker(work.transaction(), &plan.marker)
+                .await?;
             let mut rejected = Vec::new();
             for envelope in plan.outgoing.iter().cloned() {
                 if let Err(e) = work.stage_envelope(envelope) {
@@ -59,10 +61,13 @@ impl<B: MarkerStore> Harness for ConformanceHarness<B> {
             }
         };
         let outcome = match &plan.incoming {
-            Some(incoming) => uow.handle(incoming, handler).await.map(|handled| match handled {
-                crate::Handled::Applied(rejected) => WorkOutcome::Committed(rejected),
-                crate::Handled::Duplicate => WorkOutcome::Duplicate,
-            }),
+            Some(incoming) => uow
+                .handle(incoming, handler)
+                .await
+                .map(|handled| match handled {
+                    crate::Handled::Applied(rejected) => WorkOutcome::Committed(rejected),
+                    crate::Handled::Duplicate => WorkOutcome::Duplicate,
+                }),
             None => uow.run(handler).await.map(WorkOutcome::Committed),
         };
         match outcome {

@@ -10,9 +10,9 @@
 pub use tidings_core::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, EnvelopeFactory, Error,
     EventPublisher, ExtensionValue, InboxClaim, InboxRepository, Limits, Message, MessageId,
-    Notifications, Notifier, Outcome, OutboxRecord, OutboxRepository, OutboxRepositoryExt,
-    OutboxStats, Payload, RecordStatus, Result, RetryPolicy, Settlement, TopicRouter,
-    Transactional, cloudevents, context,
+    Notifications, Notifier, OutboxRecord, OutboxRepository, OutboxRepositoryExt, OutboxStats,
+    Outcome, Payload, RecordStatus, Result, RetryPolicy, Settlement, TopicRouter, Transactional,
+    cloudevents, context,
 };
 pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work};
 

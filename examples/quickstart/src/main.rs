@@ -107,7 +107,11 @@ async fn run() -> Result<Tally, BoxError> {
     let mut tally = Tally::default();
 
     // The relay runs in the background and wakes on each commit.
-    let relay = Arc::new(Relay::new(orders_db.clone(), broker.clone(), RelayConfig::default()));
+    let relay = Arc::new(Relay::new(
+        orders_db.clone(),
+        broker.clone(),
+        RelayConfig::default(),
+    ));
     let shutdown = CancellationToken::new();
     let relay_task = tokio::spawn({
         let (relay, shutdown) = (Arc::clone(&relay), shutdown.clone());
@@ -153,7 +157,10 @@ async fn run() -> Result<Tally, BoxError> {
                     Handled::Duplicate => tally.duplicates += 1,
                 }
                 seen.insert(event.id.clone());
-                if offset % REDELIVER_EVERY == 0 && offset < ORDERS && broker.redeliver(TOPIC, offset) {
+                if offset % REDELIVER_EVERY == 0
+                    && offset < ORDERS
+                    && broker.redeliver(TOPIC, offset)
+                {
                     tally.redelivered += 1;
                 }
                 offset += 1;
@@ -195,16 +202,50 @@ async fn main() -> ExitCode {
         }
     };
     let rows: [(&str, String, String); 8] = [
-        ("orders placed", tally.placed.to_string(), format!("{ORDERS}")),
-        ("events staged", tally.staged.to_string(), format!("{ORDERS}")),
-        ("events published", tally.published.to_string(), format!("{ORDERS}")),
-        ("records on the topic", tally.records.to_string(), format!("{ORDERS} + redelivered ({})", tally.redelivered)),
-        ("events consumed", tally.consumed.to_string(), format!("{ORDERS}")),
-        ("shipments written", tally.shipments.to_string(), format!("{ORDERS}")),
-        ("duplicates skipped", tally.duplicates.to_string(), format!("redelivered ({})", tally.redelivered)),
-        ("orders rolled back", tally.rolled_back.to_string(), "1, with no row and no event".to_owned()),
+        (
+            "orders placed",
+            tally.placed.to_string(),
+            format!("{ORDERS}"),
+        ),
+        (
+            "events staged",
+            tally.staged.to_string(),
+            format!("{ORDERS}"),
+        ),
+        (
+            "events published",
+            tally.published.to_string(),
+            format!("{ORDERS}"),
+        ),
+        (
+            "records on the topic",
+            tally.records.to_string(),
+            format!("{ORDERS} + redelivered ({})", tally.redelivered),
+        ),
+        (
+            "events consumed",
+            tally.consumed.to_string(),
+            format!("{ORDERS}"),
+        ),
+        (
+            "shipments written",
+            tally.shipments.to_string(),
+            format!("{ORDERS}"),
+        ),
+        (
+            "duplicates skipped",
+            tally.duplicates.to_string(),
+            format!("redelivered ({})", tally.redelivered),
+        ),
+        (
+            "orders rolled back",
+            tally.rolled_back.to_string(),
+            "1, with no row and no event".to_owned(),
+        ),
     ];
-    println!("Tidings quickstart: orders on SQLite -> relay -> in-memory broker -> consumer with an inbox");
+    println!(
+        "Tidings quickstart: orders on SQLite -> relay -> in-memory broker -> consumer with an inbox"
+    );
     println!("{:<22} {:>6}  expected", "", "actual");
     for (name, actual, expected) in &rows {
         println!("{name:<22} {actual:>6}  {expected}");
@@ -221,7 +262,9 @@ async fn main() -> ExitCode {
         && tally.orders_in_db == ORDERS as i64
         && !tally.declined_event_seen;
     if agree {
-        println!("OK: every event was published once and applied once; the rolled-back order left nothing");
+        println!(
+            "OK: every event was published once and applied once; the rolled-back order left nothing"
+        );
         ExitCode::SUCCESS
     } else {
         println!("MISMATCH: the numbers above do not agree");

@@ -8,8 +8,8 @@ mod transaction;
 
 pub use inbox::{InboxClaim, InboxRepository};
 pub use outbox::{
-    ClaimRequest, DeadLetterQuery, DeadLetterRepository, Outcome, OutboxRecord, OutboxRepository,
-    OutboxRepositoryExt, OutboxStats, RecordStatus, Settlement,
+    ClaimRequest, DeadLetterQuery, DeadLetterRepository, OutboxRecord, OutboxRepository,
+    OutboxRepositoryExt, OutboxStats, Outcome, RecordStatus, Settlement,
 };
 pub use publisher::{EventPublisher, PublishOutcome};
 pub use transaction::Transactional;

@@ -14,10 +14,7 @@ pub type PublishOutcome = Vec<Result<()>>;
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait EventPublisher: Send + Sync {
     /// Sends every envelope and reports, per envelope, whether the broker took it.
-    fn publish_batch(
-        &self,
-        envelopes: &[Envelope],
-    ) -> impl Future<Output = PublishOutcome> + Send;
+    fn publish_batch(&self, envelopes: &[Envelope]) -> impl Future<Output = PublishOutcome> + Send;
 
     /// Sends one envelope.
     fn publish(&self, envelope: &Envelope) -> impl Future<Output = Result<()>> + Send {
@@ -31,10 +28,7 @@ pub trait EventPublisher: Send + Sync {
 }
 
 impl<T: EventPublisher + ?Sized> EventPublisher for Arc<T> {
-    fn publish_batch(
-        &self,
-        envelopes: &[Envelope],
-    ) -> impl Future<Output = PublishOutcome> + Send {
+    fn publish_batch(&self, envelopes: &[Envelope]) -> impl Future<Output = PublishOutcome> + Send {
         (**self).publish_batch(envelopes)
     }
 

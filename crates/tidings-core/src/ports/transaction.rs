@@ -19,8 +19,7 @@ pub trait Transactional: Send + Sync {
     fn commit(&self, transaction: Self::Transaction) -> impl Future<Output = Result<()>> + Send;
 
     /// Discards everything written in `transaction`.
-    fn rollback(&self, transaction: Self::Transaction)
-    -> impl Future<Output = Result<()>> + Send;
+    fn rollback(&self, transaction: Self::Transaction) -> impl Future<Output = Result<()>> + Send;
 }
 
 impl<T: Transactional + ?Sized> Transactional for Arc<T> {
@@ -34,10 +33,7 @@ impl<T: Transactional + ?Sized> Transactional for Arc<T> {
         (**self).commit(transaction)
     }
 
-    fn rollback(
-        &self,
-        transaction: Self::Transaction,
-    ) -> impl Future<Output = Result<()>> + Send {
+    fn rollback(&self, transaction: Self::Transaction) -> impl Future<Output = Result<()>> + Send {
         (**self).rollback(transaction)
     }
 }
