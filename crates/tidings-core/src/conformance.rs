@@ -547,6 +547,38 @@ pub async fn order_per_key<H: Harness>(harness: &H) {
     assert_eq!(labels(&resumed), ["a1", "a2", "a3", "a4", "a5"]);
 }
 
+/// Invariant 4: rows still leased by a live relay are never handed to another, even when an
+/// earlier row of their key has become claimable again (a relay that settled part of a batch).
+pub async fn live_leases_are_not_taken_over<H: Harness>(harness: &H) {
+    let backend = harness.backend();
+    let topic = unique("partial");
+    stage_committed(
+        backend,
+        &[
+            event(&topic, "k", "x1"),
+            event(&topic, "k", "x2"),
+            event(&topic, "k", "x3"),
+        ],
+    )
+    .await;
+    let t0 = Utc::now();
+    let held = claim(backend, "one", t0).await;
+    assert_eq!(labels(&held), ["x1", "x2", "x3"]);
+    let retry = Outcome::Retry {
+        error: "refused".to_owned(),
+        at: t0,
+    };
+    settle_all(backend, "one", t0, &held[..1], retry).await;
+    // x3 given back while x2 is still being sent: x3 must wait behind x2.
+    settle_all(backend, "one", t0, &held[2..], Outcome::Release).await;
+    let taken = claim(backend, "two", at(t0, 1)).await;
+    assert!(
+        labels(&taken) == ["x1"],
+        "a live lease was taken over or overtaken: {:?}",
+        labels(&taken)
+    );
+}
+
 /// Invariant 4 with several relays: relays claiming at the same time (small batches, many keys)
 /// never hold the same key at once, and every key is published in staging order.
 pub async fn concurrent_relays_keep_order_per_key<H: Harness>(harness: &H) {

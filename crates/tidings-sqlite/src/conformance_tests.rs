@@ -91,6 +91,11 @@ async fn order_per_key() {
     conformance::order_per_key(&harness().await.0).await;
 }
 
+#[tokio::test]
+async fn live_leases_are_not_taken_over() {
+    conformance::live_leases_are_not_taken_over(&harness().await.0).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_relays_keep_order_per_key() {
     conformance::concurrent_relays_keep_order_per_key(&harness().await.0).await;
