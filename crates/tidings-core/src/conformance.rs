@@ -9,7 +9,9 @@
 //! A capability a backend lacks is declared in [`Capabilities`] and the function says which
 //! weaker property it checked instead; nothing is skipped silently.
 
-use std::{collections::HashMap, future::Future, time::Duration};
+use std::{
+    collections::HashMap, future::Future, panic::AssertUnwindSafe, pin::Pin, time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 
@@ -57,6 +59,10 @@ pub trait MarkerStore:
 
     /// Committed rows tagged `marker`.
     fn count_markers(&self, marker: &str) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Another handle on the same store through connections of its own, as a second process
+    /// would have (the in-memory store, having no connections, returns a clone).
+    fn reconnect(&self) -> impl Future<Output = Result<Self>> + Send;
 }
 
 /// How the handler of a [`WorkPlan`] ends.
@@ -150,6 +156,11 @@ pub trait Harness: Send + Sync {
 
     /// Runs `plan` in one unit of work.
     fn run(&self, plan: WorkPlan) -> impl Future<Output = Result<WorkOutcome>> + Send;
+
+    /// A second harness on the same store with connections of its own.
+    fn twin(&self) -> impl Future<Output = Result<Self>> + Send
+    where
+        Self: Sized;
 }
 
 /// A name no other test uses, for topics, keys and markers.
@@ -336,9 +347,13 @@ pub async fn inbox_duplicate_sequential<H: Harness>(harness: &H) {
     );
 }
 
-/// Invariant 2: the same message handled concurrently through two harnesses (two tasks, or two
-/// connections pools standing for two processes) is applied exactly once.
-pub async fn inbox_duplicate_concurrent<H: Harness>(one: &H, two: &H) {
+/// Invariant 2: the same message handled concurrently through two harnesses on one store (with
+/// connection pools of their own, as two processes would have) is applied exactly once.
+pub async fn inbox_duplicate_concurrent<H: Harness>(one: &H) {
+    let two = &one
+        .twin()
+        .await
+        .expect("a second harness on the same store");
     let topic = unique("out");
     let incoming = event(&unique("in"), "k", "incoming");
     for round in 0..8 {
@@ -639,27 +654,28 @@ pub async fn concurrent_relays_keep_order_per_key<H: Harness>(harness: &H) {
 pub async fn poison_goes_to_dead_letters<H: Harness>(harness: &H) {
     let backend = harness.backend();
     let topic = unique("poison");
-    stage_committed(
-        backend,
-        &[
-            event(&topic, "p", "p1"),
-            event(&topic, "p", "p2"),
-            event(&topic, "o", "o1"),
-        ],
-    )
-    .await;
+    // More rows behind the poison than one claim takes: they must not crowd out other keys.
+    let mut staged: Vec<Envelope> = (1..=5)
+        .map(|n| event(&topic, "p", &format!("p{n}")))
+        .collect();
+    staged.push(event(&topic, "o", "o1"));
+    stage_committed(backend, &staged).await;
     let t0 = Utc::now();
     let claimed = claim(backend, "relay", t0).await;
-    assert_eq!(labels(&claimed), ["p1", "p2", "o1"]);
+    assert_eq!(labels(&claimed), ["p1", "p2", "p3", "p4", "p5", "o1"]);
     let retry = Outcome::Retry {
         error: "attempt 1".to_owned(),
         at: at(t0, 600),
     };
     settle_all(backend, "relay", t0, &claimed[..1], retry).await;
-    settle_all(backend, "relay", t0, &claimed[1..2], Outcome::Release).await;
-    settle_all(backend, "relay", t0, &claimed[2..], Outcome::Published).await;
+    settle_all(backend, "relay", t0, &claimed[1..5], Outcome::Release).await;
+    settle_all(backend, "relay", t0, &claimed[5..], Outcome::Published).await;
     stage_committed(backend, &[event(&topic, "o", "o2")]).await;
-    let others = claim(backend, "relay", at(t0, 1)).await;
+    let small = ClaimRequest::new("relay", 2, LEASE).at(at(t0, 1));
+    let others = backend
+        .claim_batch(&small)
+        .await
+        .expect("claim_batch failed");
     assert_eq!(
         labels(&others),
         ["o2"],
@@ -668,7 +684,7 @@ pub async fn poison_goes_to_dead_letters<H: Harness>(harness: &H) {
     settle_all(backend, "relay", at(t0, 1), &others, Outcome::Published).await;
 
     let again = claim(backend, "relay", at(t0, 600)).await;
-    assert_eq!(labels(&again), ["p1", "p2"]);
+    assert_eq!(labels(&again), ["p1", "p2", "p3", "p4", "p5"]);
     let dead = Outcome::DeadLetter {
         error: "attempt 2: schema rejected".to_owned(),
     };
@@ -677,7 +693,7 @@ pub async fn poison_goes_to_dead_letters<H: Harness>(harness: &H) {
     let after = claim(backend, "relay", at(t0, 601)).await;
     assert_eq!(
         labels(&after),
-        ["p2"],
+        ["p2", "p3", "p4", "p5"],
         "a dead letter blocked the rest of its key"
     );
     settle_all(backend, "relay", at(t0, 601), &after, Outcome::Published).await;
@@ -871,5 +887,76 @@ pub async fn bad_input_is_refused_and_loses_nothing<H: Harness>(harness: &H) {
     assert!(
         matches!(&unserializable, Err(Error::Serialization { message_type, .. }) if message_type == "conformance.unserializable"),
         "{unserializable:?}"
+    );
+}
+
+type CaseFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// One case of the suite: its name and how to run it on a fresh harness.
+pub struct Case<H> {
+    /// The function's name.
+    pub name: &'static str,
+    run: for<'a> fn(&'a H) -> CaseFuture<'a>,
+}
+
+impl<H> std::fmt::Debug for Case<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        vec![$(Case { name: stringify!($name), run: |h| Box::pin($name(h)) }),*]
+    };
+}
+
+/// Every case of the suite, in the order [`run_suite`] runs them.
+pub fn cases<H: Harness>() -> Vec<Case<H>> {
+    cases![
+        atomic_outbox_commit,
+        atomic_outbox_rollback_on_error,
+        atomic_outbox_rollback_on_panic,
+        inbox_duplicate_sequential,
+        inbox_duplicate_concurrent,
+        late_commit_is_not_lost,
+        leases_expire_and_failures_come_back,
+        order_per_key,
+        live_leases_are_not_taken_over,
+        concurrent_relays_keep_order_per_key,
+        poison_goes_to_dead_letters,
+        retention_purges_in_batches,
+        bad_input_is_refused_and_loses_nothing,
+    ]
+}
+
+/// Runs every case on a fresh harness from `fresh`, prints one line per case and panics at the
+/// end naming every case that failed (a failing case does not hide the others).
+pub async fn run_suite<H, F, Fut>(fresh: F)
+where
+    H: Harness,
+    F: Fn() -> Fut,
+    Fut: Future<Output = H>,
+{
+    let mut failed = Vec::new();
+    let cases = cases::<H>();
+    for case in &cases {
+        let harness = fresh().await;
+        let outcome =
+            futures_util::FutureExt::catch_unwind(AssertUnwindSafe((case.run)(&harness))).await;
+        match outcome {
+            Ok(()) => println!("conformance {} ... ok", case.name),
+            Err(_) => {
+                println!("conformance {} ... FAILED", case.name);
+                failed.push(case.name);
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} conformance cases failed: {}",
+        failed.len(),
+        cases.len(),
+        failed.join(", ")
     );
 }

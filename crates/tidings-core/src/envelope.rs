@@ -358,7 +358,9 @@ impl EnvelopeFactory {
                 .correlation_id()
                 .or_else(|| context.and_then(|c| c.correlation_id.clone()))
                 .or_else(|| Some(Uuid::now_v7().to_string())),
-            causation_id: context.and_then(|c| c.causation_id.clone()),
+            causation_id: message
+                .causation_id()
+                .or_else(|| context.and_then(|c| c.causation_id.clone())),
             traceparent: context.and_then(|c| c.traceparent.clone()),
         };
         envelope.validate(&self.limits)?;

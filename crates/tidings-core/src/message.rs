@@ -84,6 +84,12 @@ pub trait Message: Serialize + Send + Sync {
         None
     }
 
+    /// Causation id to use instead of the one from the current context (the id of the event
+    /// being handled).
+    fn causation_id(&self) -> Option<String> {
+        None
+    }
+
     /// When the event happened; now by default.
     fn occurred_at(&self) -> DateTime<Utc> {
         Utc::now()

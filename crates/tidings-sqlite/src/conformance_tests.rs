@@ -1,4 +1,6 @@
-//! The shared conformance suite, run against a fresh SQLite database file per test.
+//! The shared conformance suite, run against a fresh SQLite database file per case.
+
+use std::sync::{Arc, Mutex};
 
 use tempfile::TempDir;
 use tidings_core::{
@@ -28,90 +30,31 @@ impl MarkerStore for SqliteBackend {
                 .map_err(classify)?;
         Ok(count as u64)
     }
-}
 
-/// A harness over a new database; keep the directory alive for the test's duration.
-async fn harness() -> (ConformanceHarness<SqliteBackend>, TempDir) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let harness = open(&dir).await;
-    (harness, dir)
-}
-
-/// Another harness (its own pool, as another process would have) on the database in `dir`.
-async fn open(dir: &TempDir) -> ConformanceHarness<SqliteBackend> {
-    let url = format!("sqlite://{}/conformance.db", dir.path().display());
-    let backend = SqliteBackend::connect(&url).await.expect("open database");
-    backend.migrate().await.expect("migrate");
-    sqlx::query("CREATE TABLE IF NOT EXISTS conformance_markers (marker TEXT NOT NULL)")
-        .execute(backend.pool())
-        .await
-        .expect("create marker table");
-    ConformanceHarness::new(backend, Capabilities::full().serialised_writers())
-}
-
-#[tokio::test]
-async fn atomic_outbox_commit() {
-    conformance::atomic_outbox_commit(&harness().await.0).await;
-}
-
-#[tokio::test]
-async fn atomic_outbox_rollback_on_error() {
-    conformance::atomic_outbox_rollback_on_error(&harness().await.0).await;
-}
-
-#[tokio::test]
-async fn atomic_outbox_rollback_on_panic() {
-    conformance::atomic_outbox_rollback_on_panic(&harness().await.0).await;
-}
-
-#[tokio::test]
-async fn inbox_duplicate_sequential() {
-    conformance::inbox_duplicate_sequential(&harness().await.0).await;
+    async fn reconnect(&self) -> Result<Self> {
+        let options = (*self.pool().connect_options()).clone();
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .map_err(classify)?;
+        Ok(Self::from_pool(pool))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inbox_duplicate_concurrent() {
-    let (one, dir) = harness().await;
-    let two = open(&dir).await;
-    conformance::inbox_duplicate_concurrent(&one, &two).await;
-}
-
-#[tokio::test]
-async fn late_commit_is_not_lost() {
-    conformance::late_commit_is_not_lost(&harness().await.0).await;
-}
-
-#[tokio::test]
-async fn leases_expire_and_failures_come_back() {
-    conformance::leases_expire_and_failures_come_back(&harness().await.0).await;
-}
-
-#[tokio::test]
-async fn order_per_key() {
-    conformance::order_per_key(&harness().await.0).await;
-}
-
-#[tokio::test]
-async fn live_leases_are_not_taken_over() {
-    conformance::live_leases_are_not_taken_over(&harness().await.0).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_relays_keep_order_per_key() {
-    conformance::concurrent_relays_keep_order_per_key(&harness().await.0).await;
-}
-
-#[tokio::test]
-async fn poison_goes_to_dead_letters() {
-    conformance::poison_goes_to_dead_letters(&harness().await.0).await;
-}
-
-#[tokio::test]
-async fn retention_purges_in_batches() {
-    conformance::retention_purges_in_batches(&harness().await.0).await;
-}
-
-#[tokio::test]
-async fn bad_input_is_refused_and_loses_nothing() {
-    conformance::bad_input_is_refused_and_loses_nothing(&harness().await.0).await;
+async fn conformance_suite() {
+    // Each case gets a database of its own; the directories live until the suite ends.
+    let dirs: Arc<Mutex<Vec<TempDir>>> = Arc::default();
+    conformance::run_suite(async || {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}/conformance.db", dir.path().display());
+        dirs.lock().expect("lock").push(dir);
+        let backend = SqliteBackend::connect(&url).await.expect("open database");
+        backend.migrate().await.expect("migrate");
+        sqlx::query("CREATE TABLE IF NOT EXISTS conformance_markers (marker TEXT NOT NULL)")
+            .execute(backend.pool())
+            .await
+            .expect("create marker table");
+        ConformanceHarness::new(backend, Capabilities::full().serialised_writers())
+    })
+    .await;
 }

@@ -40,6 +40,13 @@ impl<B: MarkerStore> Harness for ConformanceHarness<B> {
         self.capabilities
     }
 
+    async fn twin(&self) -> Result<Self> {
+        Ok(Self::new(
+            self.uow.backend().reconnect().await?,
+            self.capabilities,
+        ))
+    }
+
     async fn run(&self, plan: WorkPlan) -> Result<WorkOutcome> {
         let uow = self.uow.clone().with_consumer(&plan.consumer);
         let backend = self.uow.backend().clone();
