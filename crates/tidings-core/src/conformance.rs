@@ -163,6 +163,23 @@ pub trait Harness: Send + Sync {
         Self: Sized;
 }
 
+/// The address of a test server from environment variable `var`. Without it the test says so
+/// and is skipped (`None`) — except under CI (`CI=true`), where a missing server is a failure.
+pub fn server_from_env(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => Some(value),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+            panic!("{var} is not set under CI: start the servers with scripts/services up")
+        }
+        _ => {
+            eprintln!(
+                "skipped: {var} is not set (run `eval \"$(scripts/services env)\"` after `scripts/services up`)"
+            );
+            None
+        }
+    }
+}
+
 /// A name no other test uses, for topics, keys and markers.
 pub fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::now_v7().simple().to_string();

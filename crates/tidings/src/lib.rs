@@ -28,6 +28,13 @@ pub mod memory {
     pub use tidings_memory::*;
 }
 
+/// PostgreSQL outbox, inbox and unit of work.
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres {
+    pub use tidings_postgres::*;
+}
+
 /// SQLite outbox, inbox and unit of work.
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

@@ -1,0 +1,563 @@
+use std::{collections::HashSet, str::FromStr, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use sqlx::{
+    PgPool, Row,
+    postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow},
+};
+use tidings_core::{
+    ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
+    InboxRepository, Limits, MessageId, Notifications, OutboxRecord, OutboxRepository, OutboxStats,
+    Outcome, RecordStatus, Result, Settlement, Transactional,
+};
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::{PostgresTransaction, Schema, error::classify};
+
+/// Outbox, inbox and dead letters in PostgreSQL. Cloning shares the pool.
+#[derive(Clone, Debug)]
+pub struct PostgresBackend {
+    pool: PgPool,
+    limits: Limits,
+    schema: Arc<Schema>,
+    statements: Arc<Statements>,
+}
+
+/// Statement texts, built once from the validated schema.
+#[derive(Debug)]
+struct Statements {
+    stage: String,
+    notify_channel: String,
+    heads: String,
+    runs: String,
+    lease: String,
+    publish: String,
+    release: String,
+    retry: String,
+    dead_letter: String,
+    purge_published: String,
+    stats: String,
+    claim_message: String,
+    purge_inbox: String,
+    list_dead: String,
+    retry_dead: String,
+    purge_dead: String,
+}
+
+const ENVELOPE_COLUMNS: &str = "sequence, id, topic, partition_key, message_type, source, \
+     event_time, subject, data_schema, content_type, extensions, payload, correlation_id, \
+     causation_id, traceparent, status, attempts, last_error, created_at";
+
+impl Statements {
+    fn new(schema: &Schema) -> Self {
+        let outbox = schema.outbox();
+        let inbox = schema.inbox();
+        Self {
+            stage: format!(
+                "INSERT INTO {outbox} (id, topic, partition_key, message_type, source, event_time, \
+                 subject, data_schema, content_type, extensions, payload, correlation_id, \
+                 causation_id, traceparent) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::bytea[], \
+                 $12::text[], $13::text[], $14::text[])"
+            ),
+            notify_channel: schema.channel(),
+            heads: format!(
+                "SELECT o.partition_key FROM {outbox} o \
+                 WHERE o.status IN ('pending', 'leased') \
+                   AND ((o.status = 'pending' AND o.next_attempt_at <= $1) \
+                     OR (o.status = 'leased' AND o.lease_until <= $1)) \
+                   AND NOT EXISTS (SELECT 1 FROM {outbox} e \
+                       WHERE e.partition_key = o.partition_key \
+                         AND e.status IN ('pending', 'leased') AND e.sequence < o.sequence) \
+                 ORDER BY o.sequence LIMIT $2 \
+                 FOR UPDATE OF o SKIP LOCKED"
+            ),
+            runs: format!(
+                "SELECT {ENVELOPE_COLUMNS}, next_attempt_at, lease_until FROM {outbox} \
+                 WHERE status IN ('pending', 'leased') AND partition_key = ANY($1) \
+                 ORDER BY sequence LIMIT $2 FOR UPDATE"
+            ),
+            lease: format!(
+                "UPDATE {outbox} SET status = 'leased', lease_owner = $1, lease_until = $2 \
+                 WHERE sequence = ANY($3)"
+            ),
+            publish: format!(
+                "UPDATE {outbox} SET status = 'published', published_at = $1, \
+                 lease_owner = NULL, lease_until = NULL \
+                 WHERE id = ANY($2) AND status IN ('pending', 'leased')"
+            ),
+            release: format!(
+                "UPDATE {outbox} SET status = 'pending', lease_owner = NULL, lease_until = NULL \
+                 WHERE id = ANY($1) AND status = 'leased' AND lease_owner = $2"
+            ),
+            retry: format!(
+                "UPDATE {outbox} o SET status = 'pending', attempts = o.attempts + 1, \
+                 last_error = s.error, next_attempt_at = s.at, lease_owner = NULL, lease_until = NULL \
+                 FROM UNNEST($1::text[], $2::text[], $3::timestamptz[]) AS s(id, error, at) \
+                 WHERE o.id = s.id AND o.status = 'leased' AND o.lease_owner = $4"
+            ),
+            dead_letter: format!(
+                "UPDATE {outbox} o SET status = 'dead', attempts = o.attempts + 1, \
+                 last_error = s.error, lease_owner = NULL, lease_until = NULL \
+                 FROM UNNEST($1::text[], $2::text[]) AS s(id, error) \
+                 WHERE o.id = s.id AND o.status = 'leased' AND o.lease_owner = $3"
+            ),
+            purge_published: format!(
+                "DELETE FROM {outbox} WHERE sequence IN (SELECT sequence FROM {outbox} \
+                 WHERE status = 'published' AND published_at < $1 \
+                 ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            ),
+            stats: format!("SELECT status, COUNT(*) FROM {outbox} GROUP BY status"),
+            claim_message: format!(
+                "INSERT INTO {inbox} (consumer, message_id, received_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING"
+            ),
+            purge_inbox: format!(
+                "DELETE FROM {inbox} WHERE (consumer, message_id) IN \
+                 (SELECT consumer, message_id FROM {inbox} WHERE received_at < $1 \
+                  LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            ),
+            list_dead: format!(
+                "SELECT {ENVELOPE_COLUMNS} FROM {outbox} \
+                 WHERE status = 'dead' AND sequence > $1 ORDER BY sequence LIMIT $2"
+            ),
+            retry_dead: format!(
+                "UPDATE {outbox} SET status = 'pending', attempts = 0, next_attempt_at = $1 \
+                 WHERE id = ANY($2) AND status = 'dead'"
+            ),
+            purge_dead: format!("DELETE FROM {outbox} WHERE id = ANY($1) AND status = 'dead'"),
+        }
+    }
+}
+
+fn record_from_row(row: &PgRow) -> Result<OutboxRecord> {
+    let corrupt = |what: &str| Error::backend(format!("corrupt outbox row: {what}"));
+    let get_text = |name: &str| row.try_get::<String, _>(name).map_err(classify);
+    let extensions: serde_json::Value = row.try_get("extensions").map_err(classify)?;
+    let status = RecordStatus::parse(&get_text("status")?).ok_or_else(|| corrupt("status"))?;
+    let mut envelope = Envelope::new(
+        get_text("topic")?,
+        get_text("partition_key")?,
+        get_text("message_type")?,
+        get_text("content_type")?,
+        row.try_get::<Vec<u8>, _>("payload").map_err(classify)?,
+    );
+    envelope.id = MessageId::from(get_text("id")?);
+    envelope.source = get_text("source")?;
+    envelope.time = row.try_get("event_time").map_err(classify)?;
+    envelope.subject = row.try_get("subject").map_err(classify)?;
+    envelope.data_schema = row.try_get("data_schema").map_err(classify)?;
+    envelope.extensions = serde_json::from_value(extensions).map_err(|_| corrupt("extensions"))?;
+    envelope.correlation_id = row.try_get("correlation_id").map_err(classify)?;
+    envelope.causation_id = row.try_get("causation_id").map_err(classify)?;
+    envelope.traceparent = row.try_get("traceparent").map_err(classify)?;
+    Ok(OutboxRecord::new(
+        envelope,
+        row.try_get("sequence").map_err(classify)?,
+        status,
+        row.try_get::<i32, _>("attempts")
+            .map_err(classify)?
+            .try_into()
+            .unwrap_or(0),
+        row.try_get("last_error").map_err(classify)?,
+        row.try_get("created_at").map_err(classify)?,
+    ))
+}
+
+impl PostgresBackend {
+    /// Connects to `url` (`postgres://user:password@host:port/database`) with a pool of up to
+    /// 10 connections. Call [`migrate`](Self::migrate) once before use.
+    pub async fn connect(url: &str) -> Result<Self> {
+        // The URL may hold a password: it is not repeated in the error.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::Configuration(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .connect_with(options)
+            .await
+            .map_err(classify)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Uses a pool the application already has, with the default [`Schema`].
+    pub fn from_pool(pool: PgPool) -> Self {
+        let schema = Schema::default();
+        Self {
+            pool,
+            limits: Limits::default(),
+            statements: Arc::new(Statements::new(&schema)),
+            schema: Arc::new(schema),
+        }
+    }
+
+    /// Uses the tables of `schema`.
+    pub fn with_schema(mut self, schema: Schema) -> Self {
+        self.statements = Arc::new(Statements::new(&schema));
+        self.schema = Arc::new(schema);
+        self
+    }
+
+    /// Enforces `limits` when staging.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The tables in use.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The pool, for the application's own queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates the schema and tables if they do not exist. Concurrent calls (several instances
+    /// starting at once) are serialised with an advisory lock.
+    pub async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(self.schema.channel())
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        sqlx::raw_sql(&self.schema.migration_sql())
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        tx.commit().await.map_err(classify)
+    }
+}
+
+impl Transactional for PostgresBackend {
+    type Transaction = PostgresTransaction;
+
+    async fn begin(&self) -> Result<PostgresTransaction> {
+        self.pool.begin().await.map_err(classify)
+    }
+
+    async fn commit(&self, transaction: PostgresTransaction) -> Result<()> {
+        transaction.commit().await.map_err(classify)
+    }
+
+    async fn rollback(&self, transaction: PostgresTransaction) -> Result<()> {
+        transaction.rollback().await.map_err(classify)
+    }
+}
+
+impl OutboxRepository for PostgresBackend {
+    async fn stage(
+        &self,
+        transaction: &mut PostgresTransaction,
+        envelopes: &[Envelope],
+    ) -> Result<()> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        for envelope in envelopes {
+            envelope.validate(&self.limits)?;
+        }
+        let column = |f: fn(&Envelope) -> String| envelopes.iter().map(f).collect::<Vec<_>>();
+        let optional =
+            |f: fn(&Envelope) -> Option<String>| envelopes.iter().map(f).collect::<Vec<_>>();
+        let extensions = envelopes
+            .iter()
+            .map(|e| serde_json::to_value(&e.extensions))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::InvalidMessage(format!("extensions: {e}")))?;
+        sqlx::query(&self.statements.stage)
+            .bind(column(|e| e.id.to_string()))
+            .bind(column(|e| e.topic.clone()))
+            .bind(column(|e| e.key.clone()))
+            .bind(column(|e| e.message_type.clone()))
+            .bind(column(|e| e.source.clone()))
+            .bind(envelopes.iter().map(|e| e.time).collect::<Vec<_>>())
+            .bind(optional(|e| e.subject.clone()))
+            .bind(optional(|e| e.data_schema.clone()))
+            .bind(column(|e| e.content_type.clone()))
+            .bind(extensions)
+            .bind(
+                envelopes
+                    .iter()
+                    .map(|e| e.payload.as_slice())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(optional(|e| e.correlation_id.clone()))
+            .bind(optional(|e| e.causation_id.clone()))
+            .bind(optional(|e| e.traceparent.clone()))
+            .execute(&mut **transaction)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => Error::InvalidMessage(
+                    "an event with one of these ids is already in the outbox".to_owned(),
+                ),
+                _ => classify(e),
+            })?;
+        // Delivered when (and only if) the transaction commits.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(&self.statements.notify_channel)
+            .execute(&mut **transaction)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxRecord>> {
+        let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        // Heads of keys, locked so that concurrent relays skip them rather than wait.
+        let keys: Vec<String> = sqlx::query_scalar(&self.statements.heads)
+            .bind(request.now)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        if keys.is_empty() {
+            tx.commit().await.map_err(classify)?;
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&self.statements.runs)
+            .bind(&keys)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        // Behind each head, the rows of its key in order up to the first that is not claimable.
+        let mut blocked: HashSet<String> = HashSet::new();
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let record = record_from_row(row)?;
+            if blocked.contains(&record.envelope.key) {
+                continue;
+            }
+            let due: DateTime<Utc> = row.try_get("next_attempt_at").map_err(classify)?;
+            let lease_until: Option<DateTime<Utc>> =
+                row.try_get("lease_until").map_err(classify)?;
+            let claimable = match record.status {
+                RecordStatus::Pending => due <= request.now,
+                _ => lease_until.is_some_and(|t| t <= request.now),
+            };
+            if claimable {
+                claimed.push(record);
+            } else {
+                blocked.insert(record.envelope.key.clone());
+            }
+        }
+        let sequences: Vec<i64> = claimed.iter().map(|r| r.sequence).collect();
+        sqlx::query(&self.statements.lease)
+            .bind(&request.owner)
+            .bind(request.lease_until())
+            .bind(&sequences)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+        for record in &mut claimed {
+            record.status = RecordStatus::Leased;
+        }
+        Ok(claimed)
+    }
+
+    async fn settle(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        settlements: &[Settlement],
+    ) -> Result<u64> {
+        let mut published = Vec::new();
+        let mut released = Vec::new();
+        let (mut retry_ids, mut retry_errors, mut retry_at) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut dead_ids, mut dead_errors) = (Vec::new(), Vec::new());
+        for settlement in settlements {
+            let id = settlement.id.as_str();
+            match &settlement.outcome {
+                Outcome::Published => published.push(id),
+                Outcome::Release => released.push(id),
+                Outcome::Retry { error, at } => {
+                    retry_ids.push(id);
+                    retry_errors.push(error.as_str());
+                    retry_at.push(*at);
+                }
+                Outcome::DeadLetter { error } => {
+                    dead_ids.push(id);
+                    dead_errors.push(error.as_str());
+                }
+            }
+        }
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut applied = 0;
+        if !published.is_empty() {
+            applied += sqlx::query(&self.statements.publish)
+                .bind(now)
+                .bind(&published)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        }
+        if !released.is_empty() {
+            applied += sqlx::query(&self.statements.release)
+                .bind(&released)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        }
+        if !retry_ids.is_empty() {
+            applied += sqlx::query(&self.statements.retry)
+                .bind(&retry_ids)
+                .bind(&retry_errors)
+                .bind(&retry_at)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        }
+        if !dead_ids.is_empty() {
+            applied += sqlx::query(&self.statements.dead_letter)
+                .bind(&dead_ids)
+                .bind(&dead_errors)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(applied)
+    }
+
+    async fn purge_published(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let result = sqlx::query(&self.statements.purge_published)
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn stats(&self) -> Result<OutboxStats> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(&self.statements.stats)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        let count = |status: RecordStatus| {
+            rows.iter()
+                .find(|(s, _)| s == status.as_str())
+                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
+        };
+        Ok(OutboxStats::new(
+            count(RecordStatus::Pending),
+            count(RecordStatus::Leased),
+            count(RecordStatus::Published),
+            count(RecordStatus::Dead),
+        ))
+    }
+
+    /// A LISTEN connection of its own, forwarding notifications until the subscription is
+    /// dropped. Outside a Tokio runtime there is none, and the relay polls.
+    fn subscribe(&self) -> Option<Notifications> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (sender, receiver) = watch::channel(0u64);
+        let pool = self.pool.clone();
+        let channel = self.statements.notify_channel.clone();
+        runtime.spawn(async move {
+            let mut listener = match PgListener::connect_with(&pool).await {
+                Ok(listener) => listener,
+                Err(error) => return warn!(%error, "LISTEN connection failed; relays will poll"),
+            };
+            if let Err(error) = listener.listen(&channel).await {
+                return warn!(%error, "LISTEN failed; relays will poll");
+            }
+            loop {
+                tokio::select! {
+                    () = sender.closed() => return,
+                    received = listener.recv() => match received {
+                        Ok(_) => sender.send_modify(|n| *n = n.wrapping_add(1)),
+                        Err(error) => {
+                            // sqlx reconnects on the next recv; wake the relay in case a
+                            // notification was lost meanwhile.
+                            warn!(%error, "LISTEN connection lost; reconnecting");
+                            sender.send_modify(|n| *n = n.wrapping_add(1));
+                            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                        }
+                    },
+                }
+            }
+        });
+        Some(Notifications::from_watch(receiver))
+    }
+}
+
+impl InboxRepository for PostgresBackend {
+    async fn claim_message(
+        &self,
+        transaction: &mut PostgresTransaction,
+        consumer: &str,
+        id: &MessageId,
+        now: DateTime<Utc>,
+    ) -> Result<InboxClaim> {
+        let inserted = sqlx::query(&self.statements.claim_message)
+            .bind(consumer)
+            .bind(id.as_str())
+            .bind(now)
+            .execute(&mut **transaction)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+        Ok(if inserted == 1 {
+            InboxClaim::Fresh
+        } else {
+            InboxClaim::Duplicate
+        })
+    }
+
+    async fn purge_inbox(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let result = sqlx::query(&self.statements.purge_inbox)
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(result.rows_affected())
+    }
+}
+
+impl DeadLetterRepository for PostgresBackend {
+    async fn list_dead_letters(&self, query: &DeadLetterQuery) -> Result<Vec<OutboxRecord>> {
+        let rows = sqlx::query(&self.statements.list_dead)
+            .bind(query.after_sequence.unwrap_or(i64::MIN))
+            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    async fn retry_dead_letters(&self, ids: &[MessageId], now: DateTime<Utc>) -> Result<u64> {
+        let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+        let result = sqlx::query(&self.statements.retry_dead)
+            .bind(now)
+            .bind(&ids)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn purge_dead_letters(&self, ids: &[MessageId]) -> Result<u64> {
+        let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+        let result = sqlx::query(&self.statements.purge_dead)
+            .bind(&ids)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(result.rows_affected())
+    }
+}

@@ -1,0 +1,44 @@
+//! PostgreSQL adapter for Tidings (sqlx): outbox, inbox, dead letters and unit of work.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use tidings_postgres::{PostgresBackend, PostgresUnitOfWork, Schema};
+//!
+//! let backend = PostgresBackend::connect("postgres://app@db/app")
+//!     .await?
+//!     .with_schema(Schema::in_schema("messaging")?);
+//! backend.migrate().await?; // or apply `Schema::migration_sql()` with your own tool
+//! let uow = PostgresUnitOfWork::new(backend.clone());
+//! uow.run(async |work| {
+//!     sqlx::query("UPDATE accounts SET balance = balance - 10 WHERE id = 1")
+//!         .execute(&mut **work.transaction())
+//!         .await
+//! })
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! - Claims lock the heads of keys with `FOR UPDATE SKIP LOCKED`, so any number of relays share
+//!   one outbox without waiting on each other and without sending a key out of order; leases
+//!   expire when a relay dies.
+//! - Staging sends `NOTIFY` inside the staging transaction: a rolled-back transaction wakes no
+//!   relay, a committed one wakes them at once; relays still poll as a fallback.
+//! - The schema and table names are configurable ([`Schema`]) and validated.
+//! - `sql/tidings.sql` holds the DDL for the default names, for users with their own
+//!   migration tool.
+
+mod backend;
+mod error;
+mod schema;
+
+pub use backend::PostgresBackend;
+pub use schema::Schema;
+
+/// The native transaction a handler writes its own data with.
+pub type PostgresTransaction = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// The unit of work over PostgreSQL.
+pub type PostgresUnitOfWork = tidings_uow::UnitOfWork<PostgresBackend>;
+
+#[cfg(test)]
+mod conformance_tests;
