@@ -75,7 +75,8 @@ async fn conformance_suite() {
     })
     .await;
     let cleanup = PostgresBackend::connect(&url).await.expect("connect");
-    for schema in schemas.lock().expect("lock").iter() {
+    let schemas = std::mem::take(&mut *schemas.lock().expect("lock"));
+    for schema in &schemas {
         sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
             .execute(cleanup.pool())
             .await
