@@ -28,6 +28,13 @@ pub mod memory {
     pub use tidings_memory::*;
 }
 
+/// Kafka publisher, idempotent consumer and topic admin.
+#[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
+pub mod kafka {
+    pub use tidings_kafka::*;
+}
+
 /// PostgreSQL outbox, inbox and unit of work.
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
