@@ -8,8 +8,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use tidings_core::{
-    ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, EnvelopeFactory, Error,
-    EventPublisher, ExtensionValue, InboxClaim, InboxRepository, Limits, Message, MessageId,
+    BoxError, ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, EnvelopeFactory,
+    Error, EventPublisher, ExtensionValue, InboxClaim, InboxRepository, Limits, Message, MessageId,
     Notifications, Notifier, OutboxRecord, OutboxRepository, OutboxRepositoryExt, OutboxStats,
     Outcome, Payload, RecordStatus, Result, RetryPolicy, Settlement, TopicRouter, Transactional,
     cloudevents, context,
