@@ -54,18 +54,27 @@ impl Statements {
         let outbox = schema.outbox();
         let inbox = schema.inbox();
         Self {
+            // One round trip: the rows and the wake-up, which PostgreSQL delivers only if (and
+            // when) the transaction commits.
             stage: format!(
-                "INSERT INTO {outbox} (id, topic, partition_key, message_type, source, event_time, \
-                 subject, data_schema, content_type, extensions, payload, correlation_id, \
-                 causation_id, traceparent) \
+                "WITH staged AS (INSERT INTO {outbox} (id, topic, partition_key, message_type, \
+                 source, event_time, subject, data_schema, content_type, extensions, payload, \
+                 correlation_id, causation_id, traceparent) \
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                  $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::bytea[], \
-                 $12::text[], $13::text[], $14::text[])"
+                 $12::text[], $13::text[], $14::text[]) RETURNING 1) \
+                 SELECT (SELECT count(*) FROM staged), pg_notify($15, '')"
             ),
             notify_channel: schema.channel(),
+            // $3 bounds the scan to the earliest $3 unfinished rows (NULL: all of them). The
+            // bounded scan finds heads in time proportional to the batch, however long the
+            // backlog; the unbounded one is the fallback that guarantees a key whose blocked
+            // tail fills the window never starves the others.
             heads: format!(
                 "SELECT o.partition_key FROM {outbox} o \
                  WHERE o.status IN ('pending', 'leased') \
+                   AND o.sequence <= (SELECT max(w.sequence) FROM (SELECT sequence FROM {outbox} \
+                       WHERE status IN ('pending', 'leased') ORDER BY sequence LIMIT $3) w) \
                    AND ((o.status = 'pending' AND o.next_attempt_at <= $1) \
                      OR (o.status = 'leased' AND o.lease_until <= $1)) \
                    AND NOT EXISTS (SELECT 1 FROM {outbox} e \
@@ -74,14 +83,18 @@ impl Statements {
                  ORDER BY o.sequence LIMIT $2 \
                  FOR UPDATE OF o SKIP LOCKED"
             ),
+            // The first $2 unfinished rows of each locked key, through the (key, sequence)
+            // index, instead of every row of those keys sorted.
             runs: format!(
-                "SELECT {ENVELOPE_COLUMNS}, next_attempt_at, lease_until FROM {outbox} \
-                 WHERE status IN ('pending', 'leased') AND partition_key = ANY($1) \
-                 ORDER BY sequence LIMIT $2 FOR UPDATE"
+                "SELECT r.* FROM unnest($1::text[]) AS k(key) CROSS JOIN LATERAL ( \
+                     SELECT {ENVELOPE_COLUMNS}, next_attempt_at, lease_until FROM {outbox} o \
+                     WHERE o.partition_key = k.key AND o.status IN ('pending', 'leased') \
+                     ORDER BY o.sequence LIMIT $2) r \
+                 ORDER BY r.sequence LIMIT $3"
             ),
             lease: format!(
                 "UPDATE {outbox} SET status = 'leased', lease_owner = $1, lease_until = $2 \
-                 WHERE sequence = ANY($3)"
+                 WHERE sequence = ANY($3) AND status IN ('pending', 'leased')"
             ),
             publish: format!(
                 "UPDATE {outbox} SET status = 'published', published_at = $1, \
@@ -232,6 +245,21 @@ impl PostgresBackend {
     }
 }
 
+impl PostgresBackend {
+    /// A transaction for the relay's own bookkeeping (leases, outcomes). It commits without
+    /// waiting for the WAL flush: a server crash may forget a lease or a "published" mark, which
+    /// only means the row is sent again — at least once still holds — and relays do not wait
+    /// for a disk flush per batch. Staging and the inbox always commit synchronously.
+    async fn bookkeeping(&self) -> Result<PostgresTransaction> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        Ok(tx)
+    }
+}
+
 impl Transactional for PostgresBackend {
     type Transaction = PostgresTransaction;
 
@@ -288,6 +316,7 @@ impl OutboxRepository for PostgresBackend {
             .bind(optional(|e| e.correlation_id.clone()))
             .bind(optional(|e| e.causation_id.clone()))
             .bind(optional(|e| e.traceparent.clone()))
+            .bind(&self.statements.notify_channel)
             .execute(&mut **transaction)
             .await
             .map_err(|e| match &e {
@@ -296,31 +325,35 @@ impl OutboxRepository for PostgresBackend {
                 ),
                 _ => classify(e),
             })?;
-        // Delivered when (and only if) the transaction commits.
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(&self.statements.notify_channel)
-            .execute(&mut **transaction)
-            .await
-            .map_err(classify)?;
         Ok(())
     }
 
     async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxRecord>> {
         let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
-        let mut tx = self.pool.begin().await.map_err(classify)?;
-        // Heads of keys, locked so that concurrent relays skip them rather than wait.
-        let keys: Vec<String> = sqlx::query_scalar(&self.statements.heads)
-            .bind(request.now)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(classify)?;
+        let mut tx = self.bookkeeping().await?;
+        // Heads of keys, locked so that concurrent relays skip them rather than wait: first
+        // among the earliest rows, then, if none is claimable there, among all.
+        let mut keys: Vec<String> = Vec::new();
+        for window in [Some(limit), None] {
+            keys = sqlx::query_scalar(&self.statements.heads)
+                .bind(request.now)
+                .bind(limit)
+                .bind(window)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?;
+            if !keys.is_empty() {
+                break;
+            }
+        }
         if keys.is_empty() {
             tx.commit().await.map_err(classify)?;
             return Ok(Vec::new());
         }
+        let per_key = (limit + keys.len() as i64 - 1) / keys.len() as i64;
         let rows = sqlx::query(&self.statements.runs)
             .bind(&keys)
+            .bind(per_key)
             .bind(limit)
             .fetch_all(&mut *tx)
             .await
@@ -387,7 +420,7 @@ impl OutboxRepository for PostgresBackend {
                 }
             }
         }
-        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut tx = self.bookkeeping().await?;
         let mut applied = 0;
         if !published.is_empty() {
             applied += sqlx::query(&self.statements.publish)

@@ -1,0 +1,357 @@
+//! The Tidings benchmark: PostgreSQL outbox → relay → Kafka-protocol broker → consumer, against
+//! the servers of `scripts/services` (`DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`). Prints one
+//! table beside the figures the issue gives for another Rust outbox crate on this machine, and
+//! writes every figure to `target/bench/results.json`. All payloads are 300 bytes.
+
+mod fixture;
+mod measure;
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use tidings_kafka::{KafkaConfig, KafkaPublisher};
+use tidings_relay::Relay;
+use tokio::io::AsyncBufReadExt;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(about = "Benchmarks Tidings against PostgreSQL and Kafka")]
+struct Args {
+    /// Events in the backlog the relay and the SQL ceiling drain.
+    #[arg(long, default_value_t = 100_000)]
+    backlog: u64,
+    /// Events in the backlog of the peak-RSS run.
+    #[arg(long, default_value_t = 1_000_000)]
+    rss_backlog: u64,
+    /// Relay tasks draining the backlog together.
+    #[arg(long, default_value_t = 2)]
+    relay_workers: usize,
+    /// Seconds of steady load for the latency figures.
+    #[arg(long, default_value_t = 5)]
+    latency_seconds: u64,
+    /// Smaller sizes everywhere, for a quick check that the benchmark runs.
+    #[arg(long)]
+    quick: bool,
+    /// Where the JSON goes.
+    #[arg(long, default_value = "target/bench/results.json")]
+    output: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// (internal) Runs only a relay over a prepared backlog, then prints its peak RSS.
+    RelayOnly {
+        #[arg(long)]
+        schema: String,
+        #[arg(long)]
+        expect: u64,
+    },
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        eprintln!(
+            "{name} is not set: run `just bench` (or scripts/bench), which starts the servers"
+        );
+        std::process::exit(2)
+    })
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The child process of the RSS figure: a pool of two connections, one producer, one relay.
+async fn relay_only(schema: &str, expect: u64) {
+    let options: sqlx::postgres::PgConnectOptions =
+        env("DATABASE_URL").parse().expect("DATABASE_URL");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .expect("connect");
+    let backend = tidings_postgres::PostgresBackend::from_pool(pool)
+        .with_schema(tidings_postgres::Schema::in_schema(schema).expect("schema"));
+    let kafka = KafkaConfig::new(env("KAFKA_BOOTSTRAP_SERVERS"));
+    let publisher = measure::Counted::new(KafkaPublisher::new(&kafka).expect("publisher"));
+    let relay = Relay::new(
+        backend.clone(),
+        publisher.clone(),
+        measure::relay_config("rss").with_batch_size(1000),
+    );
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { relay.run(shutdown).await }
+    });
+    while publisher.published() < expect {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    running.await.expect("relay");
+    println!("peak_rss_kib={}", peak_rss_kib());
+}
+
+async fn peak_rss_of_relay(url: &str, kafka: &KafkaConfig, count: u64) -> (f64, f64) {
+    let backend = fixture::schema(url, 4).await;
+    let topic = fixture::topic(kafka).await;
+    fixture::stage_backlog(&backend, &topic, count).await;
+    let started = std::time::Instant::now();
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("own path"))
+        .args([
+            "relay-only",
+            "--schema",
+            backend.schema().schema(),
+            "--expect",
+            &count.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the relay process");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut kib = 0;
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(value) = line.strip_prefix("peak_rss_kib=") {
+            kib = value.parse().unwrap_or(0);
+        }
+    }
+    let status = child.wait().await.expect("relay process");
+    assert!(status.success(), "the relay process failed");
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    fixture::delete_topic(kafka, &topic).await;
+    fixture::drop_schema(&backend).await;
+    (kib as f64 / 1024.0, rate)
+}
+
+struct Row {
+    name: &'static str,
+    ours: String,
+    reference: &'static str,
+    target: &'static str,
+    met: Option<bool>,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Some(Command::RelayOnly { schema, expect }) = &args.command {
+        // The relay is one task: a current-thread runtime is all it needs.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(relay_only(schema, *expect));
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(benchmark(args));
+}
+
+async fn benchmark(mut args: Args) {
+    if args.quick {
+        args.backlog = args.backlog.min(10_000);
+        args.rss_backlog = args.rss_backlog.min(20_000);
+        args.latency_seconds = args.latency_seconds.min(2);
+    }
+    let url = env("DATABASE_URL");
+    let kafka = KafkaConfig::new(env("KAFKA_BOOTSTRAP_SERVERS"));
+    let step = |what: &str| eprintln!("bench: {what}…");
+
+    step("raw producer ceiling");
+    let raw = measure::raw_producer(&kafka, args.backlog).await;
+    step("SQL-only drain ceiling");
+    let sql = measure::sql_drain(&url, args.backlog).await;
+    step("relay drain to Kafka, verified on the topic");
+    let (relay, verification) =
+        measure::relay_drain(&url, &kafka, args.backlog, args.relay_workers).await;
+    step("broker ack floor");
+    let floor = measure::broker_ack_floor(&kafka, if args.quick { 50 } else { 300 }).await;
+    step("latency at 1k events/s");
+    let (to_ack, to_consumer, direct) = measure::latencies(
+        &url,
+        &kafka,
+        1000,
+        Duration::from_secs(args.latency_seconds),
+    )
+    .await;
+    step("one-row transaction with and without staging");
+    let (plain_ms, staged_ms) =
+        measure::transaction_overhead(&url, if args.quick { 300 } else { 2000 }).await;
+    step("staging throughput, 100 events per transaction");
+    let staging_one = measure::staging(&url, if args.quick { 100 } else { 1000 }, 100, 1).await;
+    let staging_two = measure::staging(&url, if args.quick { 100 } else { 1000 }, 100, 2).await;
+    step("consumer throughput with and without the inbox");
+    let (with_inbox, without_inbox) =
+        measure::consumer_throughput(&url, &kafka, if args.quick { 2_000 } else { 20_000 }).await;
+    step("peak RSS of a relay-only process");
+    let (rss_mib, rss_rate) = peak_rss_of_relay(&url, &kafka, args.rss_backlog).await;
+
+    let ceiling = raw.min(sql);
+    let overhead = staged_ms / plain_ms;
+    let consumer_ratio = with_inbox / without_inbox;
+    let rows = [
+        Row {
+            name: "raw producer ceiling (events/s)",
+            ours: format!("{raw:.0}"),
+            reference: "-",
+            target: "-",
+            met: None,
+        },
+        Row {
+            name: "SQL-only drain ceiling (events/s)",
+            ours: format!("{sql:.0}"),
+            reference: "-",
+            target: "-",
+            met: None,
+        },
+        Row {
+            name: "relay drain to Kafka (events/s)",
+            ours: format!("{relay:.0} ({:.2}x ceiling)", relay / ceiling),
+            reference: "5,300",
+            target: ">= 50,000 and >= 0.5x ceiling",
+            met: Some(relay >= 50_000.0 && relay >= 0.5 * ceiling),
+        },
+        Row {
+            name: "  lost / duplicated / out of order",
+            ours: format!(
+                "{} / {} / {}",
+                verification.lost, verification.duplicates, verification.out_of_order
+            ),
+            reference: "breaks order",
+            target: "0 lost, 0 out of order",
+            met: Some(verification.lost == 0 && verification.out_of_order == 0),
+        },
+        Row {
+            name: "commit -> broker ack p50/p99 (ms)",
+            ours: format!("{:.1} / {:.1}", to_ack.p50_ms, to_ack.p99_ms),
+            reference: "-",
+            target: "p50 <= 3, p99 <= 10",
+            met: Some(to_ack.p50_ms <= 3.0 && to_ack.p99_ms <= 10.0),
+        },
+        Row {
+            name: "  broker ack floor, 1 record awaited p50/p99 (ms)",
+            ours: format!("{:.1} / {:.1}", floor.p50_ms, floor.p99_ms),
+            reference: "-",
+            target: "baseline",
+            met: None,
+        },
+        Row {
+            name: "commit -> consumer p50/p99 (ms)",
+            ours: format!("{:.1} / {:.1}", to_consumer.p50_ms, to_consumer.p99_ms),
+            reference: "6.4 / 18.3",
+            target: "better than reference",
+            met: Some(to_consumer.p50_ms < 6.4 && to_consumer.p99_ms < 18.3),
+        },
+        Row {
+            name: "  direct producer -> consumer p50/p99 (ms)",
+            ours: format!("{:.1} / {:.1}", direct.p50_ms, direct.p99_ms),
+            reference: "-",
+            target: "baseline",
+            met: None,
+        },
+        Row {
+            name: "one-row tx, +1 staged event (ms, ratio)",
+            ours: format!("{plain_ms:.2} -> {staged_ms:.2} ({overhead:.2}x)"),
+            reference: "1.45x",
+            target: "<= 1.25x",
+            met: Some(overhead <= 1.25),
+        },
+        Row {
+            name: "staging, 100/tx, 1 | 2 connections (events/s)",
+            ours: format!("{staging_one:.0} | {staging_two:.0}"),
+            reference: "43,000",
+            target: ">= 100,000",
+            met: Some(staging_one.max(staging_two) >= 100_000.0),
+        },
+        Row {
+            name: "consumer with / without inbox (events/s)",
+            ours: format!("{with_inbox:.0} / {without_inbox:.0} ({consumer_ratio:.2}x)"),
+            reference: "-",
+            target: ">= 0.7x",
+            met: Some(consumer_ratio >= 0.7),
+        },
+        Row {
+            name: "peak RSS, relay-only process (MiB)",
+            ours: format!(
+                "{rss_mib:.1} ({} events at {rss_rate:.0}/s)",
+                args.rss_backlog
+            ),
+            reference: "9",
+            target: "<= 16",
+            met: Some(rss_mib <= 16.0),
+        },
+    ];
+    println!();
+    println!(
+        "Tidings benchmark: PostgreSQL 15 + Tansu on this machine, 300-byte events, backlog {}",
+        args.backlog
+    );
+    println!(
+        "{:<46} {:<34} {:<14} {:<30} {}",
+        "figure", "measured", "reference", "target", "met"
+    );
+    for row in &rows {
+        let met = match row.met {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "",
+        };
+        println!(
+            "{:<46} {:<34} {:<14} {:<30} {met}",
+            row.name, row.ours, row.reference, row.target
+        );
+    }
+    let results = json!({
+        "payload_bytes": fixture::PAYLOAD_BYTES,
+        "backlog": args.backlog,
+        "relay_workers": args.relay_workers,
+        "ceilings": { "raw_producer_events_per_s": raw, "sql_drain_events_per_s": sql },
+        "relay_drain": {
+            "events_per_s": relay,
+            "ratio_to_lower_ceiling": relay / ceiling,
+            "lost": verification.lost,
+            "duplicates": verification.duplicates,
+            "out_of_order": verification.out_of_order,
+            "records_on_topic": verification.records,
+        },
+        "latency_at_1k_per_s": {
+            "commit_to_broker_ack": to_ack,
+            "commit_to_consumer": to_consumer,
+            "direct_producer_to_consumer": direct,
+            "broker_ack_floor_single_record": floor,
+        },
+        "one_row_transaction_ms": { "without_event": plain_ms, "with_one_event": staged_ms, "ratio": overhead },
+        "staging_100_per_tx_events_per_s": { "one_connection": staging_one, "two_connections": staging_two },
+        "consumer_events_per_s": { "with_inbox": with_inbox, "without_inbox": without_inbox, "ratio": consumer_ratio },
+        "relay_only_process": { "peak_rss_mib": rss_mib, "backlog": args.rss_backlog, "events_per_s": rss_rate },
+        "reference_other_crate": {
+            "relay_drain_events_per_s": 5300, "staging_100_per_tx_events_per_s": 43000,
+            "one_row_tx_overhead_ratio": 1.45, "commit_to_consumer_p50_ms": 6.4,
+            "commit_to_consumer_p99_ms": 18.3, "relay_rss_mib": 9
+        },
+    });
+    if let Some(dir) = args.output.parent() {
+        std::fs::create_dir_all(dir).expect("create output directory");
+    }
+    std::fs::write(
+        &args.output,
+        serde_json::to_vec_pretty(&results).expect("JSON"),
+    )
+    .expect("write results");
+    println!("\nwritten to {}", args.output.display());
+}
