@@ -14,6 +14,6 @@ lint:
     cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
     RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --all-features --no-deps --locked
 
-# Benchmarks (added with the server adapters).
-bench:
-    @echo "no benchmarks yet: the benchmark binary comes with the PostgreSQL and Kafka adapters"
+# The benchmark against PostgreSQL and Tansu: a table, and target/bench/results.json.
+bench *ARGS:
+    ./scripts/bench {{ARGS}}

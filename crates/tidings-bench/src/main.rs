@@ -302,8 +302,8 @@ async fn benchmark(mut args: Args) {
         args.backlog
     );
     println!(
-        "{:<46} {:<34} {:<14} {:<30} {}",
-        "figure", "measured", "reference", "target", "met"
+        "{:<46} {:<34} {:<14} {:<30} met",
+        "figure", "measured", "reference", "target"
     );
     for row in &rows {
         let met = match row.met {

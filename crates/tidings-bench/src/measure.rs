@@ -236,14 +236,12 @@ fn latency(mut samples: Vec<f64>) -> Latency {
 }
 
 /// A consumer that notes when each event id arrives.
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
 fn arrival_recorder(
     kafka: &KafkaConfig,
     topic: &str,
-) -> (
-    Arc<Mutex<HashMap<String, Instant>>>,
-    tokio::task::JoinHandle<()>,
-    CancellationToken,
-) {
+) -> (Arrivals, tokio::task::JoinHandle<()>, CancellationToken) {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", &kafka.bootstrap_servers)
         .set("group.id", unique("latency"))
