@@ -258,10 +258,10 @@ impl Pipeline {
         audit
     }
 
-    /// Rows currently leased by relay `owner`.
+    /// Rows currently leased by relay `owner` (any of its workers).
     pub async fn leased_by(&self, owner: &str) -> i64 {
         sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM \"{}\".tidings_outbox WHERE status = 'leased' AND lease_owner = $1",
+            "SELECT COUNT(*) FROM \"{}\".tidings_outbox WHERE status = 'leased' AND (lease_owner = $1 OR lease_owner LIKE $1 || '#%')",
             self.schema
         ))
         .bind(owner)

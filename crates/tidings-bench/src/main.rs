@@ -24,9 +24,13 @@ struct Args {
     /// Events in the backlog of the peak-RSS run.
     #[arg(long, default_value_t = 1_000_000)]
     rss_backlog: u64,
-    /// Relay tasks draining the backlog together.
-    #[arg(long, default_value_t = 2)]
+    /// Claim loops of the relay (`RelayConfig::workers`).
+    #[arg(long, default_value_t = 4)]
     relay_workers: usize,
+    /// Only these figures (comma-separated: ceilings, relay, latency, overhead, staging,
+    /// consumer, rss); the rest are reported as not measured.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Seconds of steady load for the latency figures.
     #[arg(long, default_value_t = 5)]
     latency_seconds: u64,
@@ -89,7 +93,7 @@ async fn relay_only(schema: &str, expect: u64) {
     let relay = Relay::new(
         backend.clone(),
         publisher.clone(),
-        measure::relay_config("rss").with_batch_size(1000),
+        measure::relay_config("rss", 2).with_batch_size(1000),
     );
     let shutdown = CancellationToken::new();
     let running = tokio::spawn({
@@ -144,6 +148,19 @@ struct Row {
     met: Option<bool>,
 }
 
+impl Row {
+    /// A figure with no target of its own (a ceiling or a baseline).
+    fn info(name: &'static str, ours: String) -> Self {
+        Self {
+            name,
+            ours,
+            reference: "-",
+            target: "baseline",
+            met: None,
+        }
+    }
+}
+
 fn main() {
     let args = Args::parse();
     if let Some(Command::RelayOnly { schema, expect }) = &args.command {
@@ -172,120 +189,158 @@ async fn benchmark(mut args: Args) {
     let kafka = KafkaConfig::new(env("KAFKA_BOOTSTRAP_SERVERS"));
     let step = |what: &str| eprintln!("bench: {what}…");
 
-    step("raw producer ceiling");
-    let raw = measure::raw_producer(&kafka, args.backlog).await;
-    step("SQL-only drain ceiling");
-    let sql = measure::sql_drain(&url, args.backlog).await;
-    step("relay drain to Kafka, verified on the topic");
-    let (relay, verification) =
-        measure::relay_drain(&url, &kafka, args.backlog, args.relay_workers).await;
-    step("broker ack floor");
-    let floor = measure::broker_ack_floor(&kafka, if args.quick { 50 } else { 300 }).await;
-    step("latency at 1k events/s");
-    let (to_ack, to_consumer, direct) = measure::latencies(
-        &url,
-        &kafka,
-        1000,
-        Duration::from_secs(args.latency_seconds),
-    )
-    .await;
-    step("one-row transaction with and without staging");
-    let (plain_ms, staged_ms) =
-        measure::transaction_overhead(&url, if args.quick { 300 } else { 2000 }).await;
-    step("staging throughput, 100 events per transaction");
-    let staging_one = measure::staging(&url, if args.quick { 100 } else { 1000 }, 100, 1).await;
-    let staging_two = measure::staging(&url, if args.quick { 100 } else { 1000 }, 100, 2).await;
-    step("consumer throughput with and without the inbox");
-    let (with_inbox, without_inbox) =
-        measure::consumer_throughput(&url, &kafka, if args.quick { 2_000 } else { 20_000 }).await;
-    step("peak RSS of a relay-only process");
-    let (rss_mib, rss_rate) = peak_rss_of_relay(&url, &kafka, args.rss_backlog).await;
+    let wants = |figure: &str| args.only.is_empty() || args.only.iter().any(|o| o == figure);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut results = serde_json::Map::new();
+    results.insert("payload_bytes".into(), json!(fixture::PAYLOAD_BYTES));
+    results.insert("backlog".into(), json!(args.backlog));
+    results.insert("relay_workers".into(), json!(args.relay_workers));
 
-    let ceiling = raw.min(sql);
-    let overhead = staged_ms / plain_ms;
-    let consumer_ratio = with_inbox / without_inbox;
-    let rows = [
-        Row {
-            name: "raw producer ceiling (events/s)",
-            ours: format!("{raw:.0}"),
-            reference: "-",
-            target: "-",
-            met: None,
-        },
-        Row {
-            name: "SQL-only drain ceiling (events/s)",
-            ours: format!("{sql:.0}"),
-            reference: "-",
-            target: "-",
-            met: None,
-        },
-        Row {
+    let mut ceiling = f64::NAN;
+    if wants("ceilings") {
+        step("raw producer ceiling");
+        let raw = measure::raw_producer(&kafka, args.backlog).await;
+        step("SQL-only drain ceiling");
+        let sql = measure::sql_drain(&url, args.backlog).await;
+        ceiling = raw.min(sql);
+        rows.push(Row::info(
+            "raw producer ceiling (events/s)",
+            format!("{raw:.0}"),
+        ));
+        rows.push(Row::info(
+            "SQL-only drain ceiling (events/s)",
+            format!("{sql:.0}"),
+        ));
+        results.insert(
+            "ceilings".into(),
+            json!({ "raw_producer_events_per_s": raw, "sql_drain_events_per_s": sql }),
+        );
+    }
+    if wants("relay") {
+        step("relay drain to Kafka, verified on the topic");
+        let (relay, v) = measure::relay_drain(&url, &kafka, args.backlog, args.relay_workers).await;
+        let ratio = relay / ceiling;
+        rows.push(Row {
             name: "relay drain to Kafka (events/s)",
-            ours: format!("{relay:.0} ({:.2}x ceiling)", relay / ceiling),
+            ours: format!("{relay:.0} ({ratio:.2}x ceiling)"),
             reference: "5,300",
             target: ">= 50,000 and >= 0.5x ceiling",
-            met: Some(relay >= 50_000.0 && relay >= 0.5 * ceiling),
-        },
-        Row {
+            met: Some(relay >= 50_000.0 && (ratio.is_nan() || ratio >= 0.5)),
+        });
+        rows.push(Row {
             name: "  lost / duplicated / out of order",
-            ours: format!(
-                "{} / {} / {}",
-                verification.lost, verification.duplicates, verification.out_of_order
-            ),
+            ours: format!("{} / {} / {}", v.lost, v.duplicates, v.out_of_order),
             reference: "breaks order",
             target: "0 lost, 0 out of order",
-            met: Some(verification.lost == 0 && verification.out_of_order == 0),
-        },
-        Row {
+            met: Some(v.lost == 0 && v.out_of_order == 0),
+        });
+        results.insert(
+            "relay_drain".into(),
+            json!({
+                "events_per_s": relay, "ratio_to_lower_ceiling": ratio, "lost": v.lost,
+                "duplicates": v.duplicates, "out_of_order": v.out_of_order,
+                "records_on_topic": v.records,
+            }),
+        );
+    }
+    if wants("latency") {
+        step("broker ack floor");
+        let floor = measure::broker_ack_floor(&kafka, if args.quick { 50 } else { 300 }).await;
+        step("latency at 1k events/s");
+        let (to_ack, to_consumer, direct) = measure::latencies(
+            &url,
+            &kafka,
+            1000,
+            Duration::from_secs(args.latency_seconds),
+            args.relay_workers,
+        )
+        .await;
+        rows.push(Row {
             name: "commit -> broker ack p50/p99 (ms)",
             ours: format!("{:.1} / {:.1}", to_ack.p50_ms, to_ack.p99_ms),
             reference: "-",
             target: "p50 <= 3, p99 <= 10",
             met: Some(to_ack.p50_ms <= 3.0 && to_ack.p99_ms <= 10.0),
-        },
-        Row {
-            name: "  broker ack floor, 1 record awaited p50/p99 (ms)",
-            ours: format!("{:.1} / {:.1}", floor.p50_ms, floor.p99_ms),
-            reference: "-",
-            target: "baseline",
-            met: None,
-        },
-        Row {
+        });
+        rows.push(Row::info(
+            "  broker ack floor, 1 record awaited p50/p99 (ms)",
+            format!("{:.1} / {:.1}", floor.p50_ms, floor.p99_ms),
+        ));
+        rows.push(Row {
             name: "commit -> consumer p50/p99 (ms)",
             ours: format!("{:.1} / {:.1}", to_consumer.p50_ms, to_consumer.p99_ms),
             reference: "6.4 / 18.3",
             target: "better than reference",
             met: Some(to_consumer.p50_ms < 6.4 && to_consumer.p99_ms < 18.3),
-        },
-        Row {
-            name: "  direct producer -> consumer p50/p99 (ms)",
-            ours: format!("{:.1} / {:.1}", direct.p50_ms, direct.p99_ms),
-            reference: "-",
-            target: "baseline",
-            met: None,
-        },
-        Row {
+        });
+        rows.push(Row::info(
+            "  direct producer -> consumer p50/p99 (ms)",
+            format!("{:.1} / {:.1}", direct.p50_ms, direct.p99_ms),
+        ));
+        results.insert(
+            "latency_at_1k_per_s".into(),
+            json!({
+                "commit_to_broker_ack": to_ack, "commit_to_consumer": to_consumer,
+                "direct_producer_to_consumer": direct, "broker_ack_floor_single_record": floor,
+            }),
+        );
+    }
+    if wants("overhead") {
+        step("one-row transaction with and without staging");
+        let (plain_ms, staged_ms) =
+            measure::transaction_overhead(&url, if args.quick { 300 } else { 2000 }).await;
+        let overhead = staged_ms / plain_ms;
+        rows.push(Row {
             name: "one-row tx, +1 staged event (ms, ratio)",
             ours: format!("{plain_ms:.2} -> {staged_ms:.2} ({overhead:.2}x)"),
             reference: "1.45x",
             target: "<= 1.25x",
             met: Some(overhead <= 1.25),
-        },
-        Row {
+        });
+        results.insert(
+            "one_row_transaction_ms".into(),
+            json!({ "without_event": plain_ms, "with_one_event": staged_ms, "ratio": overhead }),
+        );
+    }
+    if wants("staging") {
+        step("staging throughput, 100 events per transaction");
+        let transactions = if args.quick { 100 } else { 1000 };
+        let one = measure::staging(&url, transactions, 100, 1).await;
+        let two = measure::staging(&url, transactions, 100, 2).await;
+        rows.push(Row {
             name: "staging, 100/tx, 1 | 2 connections (events/s)",
-            ours: format!("{staging_one:.0} | {staging_two:.0}"),
+            ours: format!("{one:.0} | {two:.0}"),
             reference: "43,000",
             target: ">= 100,000",
-            met: Some(staging_one.max(staging_two) >= 100_000.0),
-        },
-        Row {
+            met: Some(one.max(two) >= 100_000.0),
+        });
+        results.insert(
+            "staging_100_per_tx_events_per_s".into(),
+            json!({ "one_connection": one, "two_connections": two }),
+        );
+    }
+    if wants("consumer") {
+        step("consumer throughput with and without the inbox");
+        let (with_inbox, without_inbox) =
+            measure::consumer_throughput(&url, &kafka, if args.quick { 2_000 } else { 20_000 })
+                .await;
+        let ratio = with_inbox / without_inbox;
+        rows.push(Row {
             name: "consumer with / without inbox (events/s)",
-            ours: format!("{with_inbox:.0} / {without_inbox:.0} ({consumer_ratio:.2}x)"),
+            ours: format!("{with_inbox:.0} / {without_inbox:.0} ({ratio:.2}x)"),
             reference: "-",
             target: ">= 0.7x",
-            met: Some(consumer_ratio >= 0.7),
-        },
-        Row {
+            met: Some(ratio >= 0.7),
+        });
+        results.insert(
+            "consumer_events_per_s".into(),
+            json!({ "with_inbox": with_inbox, "without_inbox": without_inbox, "ratio": ratio }),
+        );
+    }
+    if wants("rss") {
+        step("peak RSS of a relay-only process");
+        let (rss_mib, rss_rate) = peak_rss_of_relay(&url, &kafka, args.rss_backlog).await;
+        rows.push(Row {
             name: "peak RSS, relay-only process (MiB)",
             ours: format!(
                 "{rss_mib:.1} ({} events at {rss_rate:.0}/s)",
@@ -294,8 +349,21 @@ async fn benchmark(mut args: Args) {
             reference: "9",
             target: "<= 16",
             met: Some(rss_mib <= 16.0),
-        },
-    ];
+        });
+        results.insert(
+            "relay_only_process".into(),
+            json!({ "peak_rss_mib": rss_mib, "backlog": args.rss_backlog, "events_per_s": rss_rate }),
+        );
+    }
+    results.insert(
+        "reference_other_crate".into(),
+        json!({
+            "relay_drain_events_per_s": 5300, "staging_100_per_tx_events_per_s": 43000,
+            "one_row_tx_overhead_ratio": 1.45, "commit_to_consumer_p50_ms": 6.4,
+            "commit_to_consumer_p99_ms": 18.3, "relay_rss_mib": 9
+        }),
+    );
+    let results = serde_json::Value::Object(results);
     println!();
     println!(
         "Tidings benchmark: PostgreSQL 15 + Tansu on this machine, 300-byte events, backlog {}",
@@ -316,35 +384,6 @@ async fn benchmark(mut args: Args) {
             row.name, row.ours, row.reference, row.target
         );
     }
-    let results = json!({
-        "payload_bytes": fixture::PAYLOAD_BYTES,
-        "backlog": args.backlog,
-        "relay_workers": args.relay_workers,
-        "ceilings": { "raw_producer_events_per_s": raw, "sql_drain_events_per_s": sql },
-        "relay_drain": {
-            "events_per_s": relay,
-            "ratio_to_lower_ceiling": relay / ceiling,
-            "lost": verification.lost,
-            "duplicates": verification.duplicates,
-            "out_of_order": verification.out_of_order,
-            "records_on_topic": verification.records,
-        },
-        "latency_at_1k_per_s": {
-            "commit_to_broker_ack": to_ack,
-            "commit_to_consumer": to_consumer,
-            "direct_producer_to_consumer": direct,
-            "broker_ack_floor_single_record": floor,
-        },
-        "one_row_transaction_ms": { "without_event": plain_ms, "with_one_event": staged_ms, "ratio": overhead },
-        "staging_100_per_tx_events_per_s": { "one_connection": staging_one, "two_connections": staging_two },
-        "consumer_events_per_s": { "with_inbox": with_inbox, "without_inbox": without_inbox, "ratio": consumer_ratio },
-        "relay_only_process": { "peak_rss_mib": rss_mib, "backlog": args.rss_backlog, "events_per_s": rss_rate },
-        "reference_other_crate": {
-            "relay_drain_events_per_s": 5300, "staging_100_per_tx_events_per_s": 43000,
-            "one_row_tx_overhead_ratio": 1.45, "commit_to_consumer_p50_ms": 6.4,
-            "commit_to_consumer_p99_ms": 18.3, "relay_rss_mib": 9
-        },
-    });
     if let Some(dir) = args.output.parent() {
         std::fs::create_dir_all(dir).expect("create output directory");
     }

@@ -29,9 +29,10 @@ fn per_second(count: u64, elapsed: Duration) -> f64 {
 }
 
 /// The relay configuration the benchmark uses: big batches, notifications, short polls.
-pub(crate) fn relay_config(owner: &str) -> RelayConfig {
+pub(crate) fn relay_config(owner: &str, workers: usize) -> RelayConfig {
     RelayConfig::default()
         .with_owner(owner)
+        .with_workers(workers)
         .with_batch_size(2000)
         .with_poll_interval(Duration::from_millis(50))
 }
@@ -100,7 +101,7 @@ pub(crate) async fn broker_ack_floor(kafka: &KafkaConfig, count: u64) -> Latency
 pub(crate) async fn sql_drain(url: &str, count: u64) -> f64 {
     let backend = fixture::schema(url, 4).await;
     fixture::stage_backlog(&backend, "bench", count).await;
-    let batch = relay_config("sql").batch_size;
+    let batch = relay_config("sql", 1).batch_size;
     let started = Instant::now();
     let mut drained = 0;
     loop {
@@ -140,23 +141,21 @@ pub(crate) async fn relay_drain(
     let publisher = Counted::new(KafkaPublisher::new(kafka).expect("publisher"));
     let started = Instant::now();
     let shutdown = CancellationToken::new();
-    let relays: Vec<_> = (0..workers)
-        .map(|w| {
-            let relay = Relay::new(
-                backend.clone(),
-                publisher.clone(),
-                relay_config(&format!("relay-{w}")),
-            );
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move { relay.run(shutdown).await })
-        })
-        .collect();
+    let relay = Relay::new(
+        backend.clone(),
+        publisher.clone(),
+        relay_config("drain", workers),
+    );
+    let running = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { relay.run(shutdown).await }
+    });
     while publisher.published() < count {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
     shutdown.cancel();
-    join_all(relays).await;
+    running.await.expect("relay");
     let kafka_for_check = kafka.clone();
     let check_topic = topic.clone();
     let verification =
@@ -299,6 +298,7 @@ pub(crate) async fn latencies(
     kafka: &KafkaConfig,
     rate: u64,
     duration: Duration,
+    workers: usize,
 ) -> (Latency, Latency, Latency) {
     let backend = fixture::schema(url, 6).await;
     let topic = fixture::topic(kafka).await;
@@ -310,7 +310,7 @@ pub(crate) async fn latencies(
             inner: KafkaPublisher::new(kafka).expect("publisher"),
             acked: Arc::clone(&acked),
         },
-        relay_config("latency").with_poll_interval(Duration::from_secs(1)),
+        relay_config("latency", workers).with_poll_interval(Duration::from_secs(1)),
     );
     let shutdown = CancellationToken::new();
     let relay_task = tokio::spawn({

@@ -10,6 +10,9 @@ pub struct RelayConfig {
     pub owner: String,
     /// Most rows claimed and sent per batch.
     pub batch_size: usize,
+    /// Claim loops running side by side in [`Relay::run`](crate::Relay::run): with 2, one
+    /// batch is claimed while the previous one is being sent.
+    pub workers: usize,
     /// How long claimed rows stay leased. Longer than the slowest batch: a batch that outlives
     /// its lease may be sent by another relay too (a duplicate, never a loss).
     pub lease: Duration,
@@ -30,6 +33,7 @@ impl Default for RelayConfig {
         Self {
             owner: format!("relay-{}", MessageId::new()),
             batch_size: 500,
+            workers: 2,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(500),
             retry: RetryPolicy::default(),
@@ -50,6 +54,12 @@ impl RelayConfig {
     /// Sets the batch size (at least 1).
     pub fn with_batch_size(mut self, rows: usize) -> Self {
         self.batch_size = rows.max(1);
+        self
+    }
+
+    /// Sets the number of claim loops (at least 1).
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
         self
     }
 

@@ -2,8 +2,8 @@ use std::{collections::HashSet, time::Instant};
 
 use chrono::Utc;
 use tidings_core::{
-    ClaimRequest, Envelope, EventPublisher, OutboxRepository, OutboxRepositoryExt, Outcome, Result,
-    Settlement,
+    ClaimRequest, Envelope, EventPublisher, Notifications, OutboxRepository, OutboxRepositoryExt,
+    Outcome, Result, Settlement,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -74,17 +74,17 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
 
     /// Claims one batch, sends it and settles every row.
     pub async fn run_once(&self) -> Result<BatchReport> {
+        self.run_batch(&self.config.owner).await
+    }
+
+    async fn run_batch(&self, owner: &str) -> Result<BatchReport> {
         let started = Instant::now();
-        let request = ClaimRequest::new(
-            &self.config.owner,
-            self.config.batch_size,
-            self.config.lease,
-        );
+        let request = ClaimRequest::new(owner, self.config.batch_size, self.config.lease);
         let records = self.outbox.claim_batch(&request).await?;
         if records.is_empty() {
             return Ok(BatchReport::default());
         }
-        let span = info_span!("tidings.relay", owner = %self.config.owner, rows = records.len());
+        let span = info_span!("tidings.relay", %owner, rows = records.len());
         async {
             let attempts: Vec<u32> = records.iter().map(|r| r.attempts).collect();
             let envelopes: Vec<Envelope> = records.into_iter().map(|r| r.envelope).collect();
@@ -138,7 +138,7 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                 };
                 settlements.push(Settlement::new(envelope.id.clone(), outcome));
             }
-            let applied = self.outbox.settle(&self.config.owner, now, &settlements).await?;
+            let applied = self.outbox.settle(owner, now, &settlements).await?;
             report.lost_leases = settlements.len().saturating_sub(applied as usize);
             if report.lost_leases > 0 {
                 warn!(lost = report.lost_leases, "leases were taken over before the batch settled");
@@ -182,21 +182,48 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
 
     /// Runs until `shutdown` is cancelled: sends batches back to back while there is work, then
     /// waits for a notification or the poll interval. Errors are logged and retried after the
-    /// poll interval; nothing is lost because rows stay in the outbox. On shutdown the batch in
-    /// flight is finished and settled before this returns.
+    /// poll interval; nothing is lost because rows stay in the outbox. On shutdown the batches in
+    /// flight are finished and settled before this returns.
+    ///
+    /// With [`RelayConfig::workers`] above 1, that many claim loops run side by side on this
+    /// task (lease owners `<owner>#<n>`), so one batch is claimed while another is being sent.
+    /// Batches in flight never share a key — a key's later rows are not claimable while its
+    /// earlier ones are leased — so order per key holds as with one loop.
     pub async fn run(&self, shutdown: CancellationToken) {
-        let mut notifications = self.outbox.subscribe();
+        let notifications = self.outbox.subscribe();
+        info!(owner = %self.config.owner, workers = self.config.workers,
+            notifications = notifications.is_some(), "relay started");
+        let workers = (0..self.config.workers.max(1)).map(|n| {
+            let owner = if self.config.workers > 1 {
+                format!("{}#{n}", self.config.owner)
+            } else {
+                self.config.owner.clone()
+            };
+            self.work(owner, n == 0, notifications.clone(), shutdown.clone())
+        });
+        futures_util::future::join_all(workers).await;
+        info!(owner = %self.config.owner, "relay stopped");
+    }
+
+    async fn work(
+        &self,
+        owner: String,
+        maintains: bool,
+        mut notifications: Option<Notifications>,
+        shutdown: CancellationToken,
+    ) {
         let mut last_maintenance: Option<Instant> = None;
-        info!(owner = %self.config.owner, notifications = notifications.is_some(), "relay started");
         while !shutdown.is_cancelled() {
-            if last_maintenance.is_none_or(|t| t.elapsed() >= self.config.maintenance_interval) {
+            let due =
+                last_maintenance.is_none_or(|t| t.elapsed() >= self.config.maintenance_interval);
+            if maintains && due {
                 if let Err(error) = self.maintain().await {
                     metrics::record_error("maintenance");
                     warn!(%error, "outbox maintenance failed");
                 }
                 last_maintenance = Some(Instant::now());
             }
-            let full = match self.run_once().await {
+            let full = match self.run_batch(&owner).await {
                 Ok(report) => report.claimed >= self.config.batch_size,
                 Err(error) => {
                     metrics::record_error("batch");
@@ -223,6 +250,5 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                 () = tokio::time::sleep(self.config.poll_interval) => {}
             }
         }
-        info!(owner = %self.config.owner, "relay stopped");
     }
 }
