@@ -30,6 +30,8 @@ struct Statements {
     stage: String,
     notify_channel: String,
     heads: String,
+    heads_by_key: String,
+    lock_heads: String,
     runs: String,
     lease: String,
     publish: String,
@@ -66,15 +68,15 @@ impl Statements {
                  SELECT (SELECT count(*) FROM staged), pg_notify($15, '')"
             ),
             notify_channel: schema.channel(),
-            // $3 bounds the scan to the earliest $3 unfinished rows (NULL: all of them). The
-            // bounded scan finds heads in time proportional to the batch, however long the
-            // backlog; the unbounded one is the fallback that guarantees a key whose blocked
-            // tail fills the window never starves the others.
+            // Fast path: heads among the earliest $3 rows that are not under a live lease, found
+            // in time proportional to the batch however long the backlog.
             heads: format!(
                 "SELECT o.partition_key FROM {outbox} o \
                  WHERE o.status IN ('pending', 'leased') \
                    AND o.sequence <= (SELECT max(w.sequence) FROM (SELECT sequence FROM {outbox} \
-                       WHERE status IN ('pending', 'leased') ORDER BY sequence LIMIT $3) w) \
+                       WHERE status IN ('pending', 'leased') \
+                         AND NOT (status = 'leased' AND lease_until > $1) \
+                       ORDER BY sequence LIMIT $3) w) \
                    AND ((o.status = 'pending' AND o.next_attempt_at <= $1) \
                      OR (o.status = 'leased' AND o.lease_until <= $1)) \
                    AND NOT EXISTS (SELECT 1 FROM {outbox} e \
@@ -82,6 +84,34 @@ impl Statements {
                          AND e.status IN ('pending', 'leased') AND e.sequence < o.sequence) \
                  ORDER BY o.sequence LIMIT $2 \
                  FOR UPDATE OF o SKIP LOCKED"
+            ),
+            // Complete path, when the window holds no claimable head (its keys are leased or
+            // waiting for a retry): walk the distinct keys of unfinished rows through the
+            // (key, sequence) index — one seek per key, not one per row — and look at each
+            // key's first row.
+            heads_by_key: format!(
+                "WITH RECURSIVE keys(k) AS ( \
+                     (SELECT partition_key FROM {outbox} WHERE status IN ('pending', 'leased') \
+                      ORDER BY partition_key LIMIT 1) \
+                   UNION ALL \
+                     SELECT (SELECT o.partition_key FROM {outbox} o \
+                             WHERE o.status IN ('pending', 'leased') AND o.partition_key > keys.k \
+                             ORDER BY o.partition_key LIMIT 1) \
+                     FROM keys WHERE keys.k IS NOT NULL) \
+                 SELECT h.sequence FROM keys CROSS JOIN LATERAL ( \
+                     SELECT o.sequence, o.status, o.next_attempt_at, o.lease_until FROM {outbox} o \
+                     WHERE o.partition_key = keys.k AND o.status IN ('pending', 'leased') \
+                     ORDER BY o.sequence LIMIT 1) h \
+                 WHERE (h.status = 'pending' AND h.next_attempt_at <= $1) \
+                    OR (h.status = 'leased' AND h.lease_until <= $1) \
+                 ORDER BY h.sequence LIMIT $2"
+            ),
+            lock_heads: format!(
+                "SELECT partition_key FROM {outbox} \
+                 WHERE sequence = ANY($2) \
+                   AND ((status = 'pending' AND next_attempt_at <= $1) \
+                     OR (status = 'leased' AND lease_until <= $1)) \
+                 ORDER BY sequence FOR UPDATE SKIP LOCKED"
             ),
             // The first $2 unfinished rows of each locked key, through the (key, sequence)
             // index, instead of every row of those keys sorted.
@@ -332,18 +362,28 @@ impl OutboxRepository for PostgresBackend {
         let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
         let mut tx = self.bookkeeping().await?;
         // Heads of keys, locked so that concurrent relays skip them rather than wait: first
-        // among the earliest rows, then, if none is claimable there, among all.
-        let mut keys: Vec<String> = Vec::new();
-        for window in [Some(limit), None] {
-            keys = sqlx::query_scalar(&self.statements.heads)
+        // among the earliest rows, then, if none is claimable there, key by key.
+        let mut keys: Vec<String> = sqlx::query_scalar(&self.statements.heads)
+            .bind(request.now)
+            .bind(limit)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        if keys.is_empty() {
+            let heads: Vec<i64> = sqlx::query_scalar(&self.statements.heads_by_key)
                 .bind(request.now)
                 .bind(limit)
-                .bind(window)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(classify)?;
-            if !keys.is_empty() {
-                break;
+            if !heads.is_empty() {
+                keys = sqlx::query_scalar(&self.statements.lock_heads)
+                    .bind(request.now)
+                    .bind(&heads)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(classify)?;
             }
         }
         if keys.is_empty() {
