@@ -27,6 +27,36 @@ const ENVELOPE_COLUMNS: &str = "sequence, id, topic, partition_key, message_type
      event_time, subject, data_schema, content_type, extensions, payload, correlation_id, \
      causation_id, traceparent, status, attempts, last_error, created_at";
 
+const HEADS_IN_WINDOW: &str = "SELECT o.partition_key FROM tidings_outbox o \
+     WHERE o.status IN ('pending', 'leased') \
+       AND o.sequence <= (SELECT max(w.sequence) FROM (SELECT sequence FROM tidings_outbox \
+           WHERE status IN ('pending', 'leased') \
+             AND NOT (status = 'leased' AND lease_until > ?1) \
+           ORDER BY sequence LIMIT ?2) w) \
+       AND ((o.status = 'pending' AND o.next_attempt_at <= ?1) \
+         OR (o.status = 'leased' AND o.lease_until <= ?1)) \
+       AND NOT EXISTS (SELECT 1 FROM tidings_outbox e \
+           WHERE e.partition_key = o.partition_key \
+             AND e.status IN ('pending', 'leased') AND e.sequence < o.sequence) \
+     ORDER BY o.sequence LIMIT ?2";
+
+const HEADS_BY_KEY: &str = "WITH RECURSIVE keys(k) AS ( \
+         SELECT (SELECT partition_key FROM tidings_outbox WHERE status IN ('pending', 'leased') \
+                 ORDER BY partition_key LIMIT 1) \
+       UNION ALL \
+         SELECT (SELECT partition_key FROM tidings_outbox \
+                 WHERE status IN ('pending', 'leased') AND partition_key > keys.k \
+                 ORDER BY partition_key LIMIT 1) \
+         FROM keys WHERE keys.k IS NOT NULL) \
+     SELECT h.partition_key FROM keys JOIN tidings_outbox h ON h.sequence = \
+         (SELECT sequence FROM tidings_outbox \
+          WHERE partition_key = keys.k AND status IN ('pending', 'leased') \
+          ORDER BY sequence LIMIT 1) \
+     WHERE keys.k IS NOT NULL \
+       AND ((h.status = 'pending' AND h.next_attempt_at <= ?1) \
+         OR (h.status = 'leased' AND h.lease_until <= ?1)) \
+     ORDER BY h.sequence LIMIT ?2";
+
 fn micros(time: DateTime<Utc>) -> i64 {
     time.timestamp_micros()
 }
@@ -204,38 +234,47 @@ impl OutboxRepository for SqliteBackend {
         let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
         let mut tx = self.begin_immediate().await?;
         // Keys whose oldest unfinished row is claimable: pending and due, or leased with an
-        // expired lease. A key with an earlier unfinished row (leased to a live relay, or
-        // waiting for a retry) is not touched.
-        let keys: Vec<String> = sqlx::query_scalar(
-            "SELECT o.partition_key FROM tidings_outbox o \
-             WHERE o.status IN ('pending', 'leased') \
-               AND ((o.status = 'pending' AND o.next_attempt_at <= ?1) \
-                 OR (o.status = 'leased' AND o.lease_until <= ?1)) \
-               AND NOT EXISTS (SELECT 1 FROM tidings_outbox e \
-                   WHERE e.partition_key = o.partition_key \
-                     AND e.status IN ('pending', 'leased') AND e.sequence < o.sequence) \
-             ORDER BY o.sequence LIMIT ?2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(classify)?;
+        // expired lease. First among the earliest rows not under a live lease (time
+        // proportional to the batch); when none is there, key by key through the
+        // (key, sequence) index, so a blocked key's tail never starves the others.
+        let mut keys: Vec<String> = sqlx::query_scalar(HEADS_IN_WINDOW)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        if keys.is_empty() {
+            keys = sqlx::query_scalar(HEADS_BY_KEY)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
         if keys.is_empty() {
             tx.commit().await.map_err(classify)?;
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(&format!(
-            "SELECT {ENVELOPE_COLUMNS}, next_attempt_at, lease_until FROM tidings_outbox \
-             WHERE status IN ('pending', 'leased') \
-               AND partition_key IN (SELECT value FROM json_each(?1)) \
-             ORDER BY sequence LIMIT ?2"
-        ))
-        .bind(json_list(&keys))
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(classify)?;
+        // The first rows of each key through the index (in-process queries are cheap), merged
+        // in sequence order.
+        let per_key = (limit + keys.len() as i64 - 1) / keys.len() as i64;
+        let mut rows = Vec::new();
+        for key in &keys {
+            rows.extend(
+                sqlx::query(&format!(
+                    "SELECT {ENVELOPE_COLUMNS}, next_attempt_at, lease_until FROM tidings_outbox \
+                     WHERE partition_key = ?1 AND status IN ('pending', 'leased') \
+                     ORDER BY sequence LIMIT ?2"
+                ))
+                .bind(key)
+                .bind(per_key)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?,
+            );
+        }
+        rows.sort_by_key(|row| row.try_get::<i64, _>("sequence").unwrap_or(i64::MAX));
+        rows.truncate(request.limit);
         // Behind each head, take the rows of its key in order up to the first that is not
         // claimable (a retry not yet due, a live lease), which then holds back the rest.
         let mut blocked: HashSet<String> = HashSet::new();
