@@ -11,9 +11,8 @@ use std::{
 };
 
 use rdkafka::{
-    Message as _, Offset, TopicPartitionList,
+    Offset, TopicPartitionList,
     consumer::{Consumer, StreamConsumer},
-    message::Headers,
 };
 use serde::{Deserialize, Serialize};
 use tidings::{
@@ -288,20 +287,7 @@ impl Pipeline {
         tokio::time::timeout(Duration::from_secs(60), async {
             while records.len() < count as usize {
                 let message = consumer.recv().await.expect("receive");
-                let headers = message
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                records.push(Record {
-                    topic: message.topic().to_owned(),
-                    key: message.key().map(<[u8]>::to_vec),
-                    headers,
-                    value: message.payload().unwrap_or_default().to_vec(),
-                });
+                records.push(tidings::kafka::to_record(&message));
             }
         })
         .await

@@ -4,15 +4,12 @@
 use std::{collections::HashMap, time::Duration};
 
 use rdkafka::{
-    ClientConfig, Message as _, Offset, TopicPartitionList,
+    ClientConfig, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer},
-    message::Headers,
 };
 use serde::Serialize;
 use tidings_core::{
-    Envelope, Message, OutboxRepository, Transactional,
-    cloudevents::{self, Record},
-    conformance::unique,
+    Envelope, Message, OutboxRepository, Transactional, cloudevents, conformance::unique,
 };
 use tidings_kafka::{KafkaAdmin, KafkaConfig};
 use tidings_postgres::{PostgresBackend, Schema};
@@ -167,19 +164,7 @@ pub(crate) fn verify(kafka: &KafkaConfig, topic: &str, expected: u64) -> Verific
         };
         quiet_polls = 0;
         let message = message.expect("read record");
-        let record = Record {
-            topic: message.topic().to_owned(),
-            key: message.key().map(<[u8]>::to_vec),
-            headers: message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            value: message.payload().unwrap_or_default().to_vec(),
-        };
+        let record = tidings_kafka::to_record(&message);
         verification.records += 1;
         let event = cloudevents::decode(&record).expect("a CloudEvent");
         let count = seen.entry(event.id.to_string()).or_default();

@@ -4,7 +4,7 @@ use rdkafka::{
     Message as _,
     consumer::{CommitMode, Consumer, StreamConsumer},
     error::{KafkaError, RDKafkaErrorCode},
-    message::{BorrowedMessage, Headers},
+    message::BorrowedMessage,
 };
 use tidings_core::{
     BoxError, Envelope, Error, InboxRepository, OutboxRepository, Result, RetryPolicy,
@@ -212,7 +212,7 @@ impl<B: OutboxRepository + InboxRepository> KafkaConsumer<B> {
     where
         H: EventHandler<B::Transaction>,
     {
-        let record = to_record(message);
+        let record = crate::record::to_record(message);
         let position = format!("{}/{}", message.partition(), message.offset());
         let span = info_span!("tidings.consume.record", topic = %record.topic, %position);
         async {
@@ -291,28 +291,5 @@ impl<B: OutboxRepository + InboxRepository> KafkaConsumer<B> {
         ));
         metrics::counter!("tidings_consumer_dead_lettered_total").increment(1);
         self.dead_letters.send_record(&dead).await
-    }
-}
-
-fn to_record(message: &BorrowedMessage<'_>) -> Record {
-    let headers = message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.key.to_owned(),
-                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Record {
-        topic: message.topic().to_owned(),
-        key: message.key().map(<[u8]>::to_vec),
-        headers,
-        value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
     }
 }

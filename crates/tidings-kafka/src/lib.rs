@@ -21,6 +21,7 @@ mod admin;
 mod config;
 mod consumer;
 mod publisher;
+mod record;
 
 pub use admin::KafkaAdmin;
 pub use config::{KafkaConfig, Secret};
@@ -29,3 +30,4 @@ pub use consumer::{
     ORIGINAL_POSITION_HEADER, ORIGINAL_TOPIC_HEADER,
 };
 pub use publisher::KafkaPublisher;
+pub use record::to_record;

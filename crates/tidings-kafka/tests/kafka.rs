@@ -5,9 +5,8 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use rdkafka::{
-    Message as _, Offset, TopicPartitionList,
+    Offset, TopicPartitionList,
     consumer::{Consumer, StreamConsumer},
-    message::Headers,
 };
 use tidings_core::{
     BoxError, Envelope, Error, EventPublisher, RetryPolicy,
@@ -32,38 +31,31 @@ fn topic_name(prefix: &str) -> String {
     unique(prefix)
 }
 
-/// Reads `count` records from every partition of `topic` from the beginning.
-async fn read_topic(config: &KafkaConfig, topic: &str, count: usize) -> Vec<Record> {
+/// Reads `count` records from the `partitions` partitions of `topic` from the beginning.
+async fn read_topic(
+    config: &KafkaConfig,
+    topic: &str,
+    partitions: i32,
+    count: usize,
+) -> Vec<Record> {
     let consumer: StreamConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &config.bootstrap_servers)
         .set("group.id", unique("reader"))
         .set("enable.auto.commit", "false")
         .create()
         .expect("reader");
-    let mut partitions = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        partitions
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
             .add_partition_offset(topic, partition, Offset::Beginning)
             .expect("partition");
     }
-    consumer.assign(&partitions).expect("assign");
+    consumer.assign(&assignment).expect("assign");
     let mut records = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), async {
         while records.len() < count {
             let message = consumer.recv().await.expect("receive");
-            records.push(Record {
-                topic: message.topic().to_owned(),
-                key: message.key().map(<[u8]>::to_vec),
-                headers: message
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                value: message.payload().unwrap_or_default().to_vec(),
-            });
+            records.push(tidings_kafka::to_record(&message));
         }
     })
     .await
@@ -107,7 +99,7 @@ async fn publishes_in_both_modes_in_order_per_key() {
         let results = publisher.publish_batch(&sent).await;
         assert!(results.iter().all(Result::is_ok), "{mode:?}: {results:?}");
 
-        let received: Vec<Envelope> = read_topic(&config, &topic, sent.len())
+        let received: Vec<Envelope> = read_topic(&config, &topic, PARTITIONS, sent.len())
             .await
             .iter()
             .map(|r| cloudevents::decode(r).expect("a valid CloudEvent"))
@@ -176,7 +168,7 @@ async fn bad_input_fails_before_sending_and_holds_back_its_key() {
         results[3].is_err(),
         "a later event of a refused key was sent"
     );
-    let records = read_topic(&config, &topic, 2).await;
+    let records = read_topic(&config, &topic, PARTITIONS, 2).await;
     let keys: Vec<_> = records
         .iter()
         .map(|r| r.key.clone().unwrap_or_default())
@@ -310,7 +302,7 @@ async fn consumer_applies_once_and_dead_letters_what_it_cannot_apply() {
         .await
         .expect("count");
     assert_eq!(applied, 10, "every good event applied exactly once");
-    let dead = read_topic_single(&config, &dlq, 2).await;
+    let dead = read_topic(&config, &dlq, 1, 2).await;
     let errors: Vec<String> = dead
         .iter()
         .map(|r| String::from_utf8_lossy(r.header(ERROR_HEADER).unwrap_or_default()).into_owned())
@@ -337,39 +329,4 @@ async fn consumer_applies_once_and_dead_letters_what_it_cannot_apply() {
         .execute(backend.pool())
         .await
         .expect("drop schema");
-}
-
-async fn read_topic_single(config: &KafkaConfig, topic: &str, count: usize) -> Vec<Record> {
-    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &config.bootstrap_servers)
-        .set("group.id", unique("reader"))
-        .create()
-        .expect("reader");
-    let mut partitions = TopicPartitionList::new();
-    partitions
-        .add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("partition");
-    consumer.assign(&partitions).expect("assign");
-    let mut records = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while records.len() < count {
-            let m = consumer.recv().await.expect("receive");
-            records.push(Record {
-                topic: m.topic().to_owned(),
-                key: m.key().map(<[u8]>::to_vec),
-                headers: m
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                value: m.payload().unwrap_or_default().to_vec(),
-            });
-        }
-    })
-    .await
-    .expect("dead letters did not arrive");
-    records
 }
