@@ -275,11 +275,10 @@ impl OutboxRepository for MemoryBackend {
             if claimed.len() >= request.limit {
                 break;
             }
-            let claimable = match row.status {
-                RecordStatus::Published | RecordStatus::Dead => continue,
-                RecordStatus::Pending => row.next_attempt_at <= request.now,
-                RecordStatus::Leased => row.lease_until.is_some_and(|t| t <= request.now),
-            };
+            if matches!(row.status, RecordStatus::Published | RecordStatus::Dead) {
+                continue;
+            }
+            let claimable = request.admits(row.status, row.next_attempt_at, row.lease_until);
             if blocked.contains(&row.envelope.key) {
                 continue;
             }

@@ -1,4 +1,4 @@
-use std::{collections::HashSet, str::FromStr, sync::Arc};
+use std::{str::FromStr, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use sqlx::{
@@ -398,27 +398,17 @@ impl OutboxRepository for PostgresBackend {
             .fetch_all(&mut *tx)
             .await
             .map_err(classify)?;
-        // Behind each head, the rows of its key in order up to the first that is not claimable.
-        let mut blocked: HashSet<String> = HashSet::new();
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let record = record_from_row(row)?;
-            if blocked.contains(&record.envelope.key) {
-                continue;
-            }
-            let due: DateTime<Utc> = row.try_get("next_attempt_at").map_err(classify)?;
-            let lease_until: Option<DateTime<Utc>> =
-                row.try_get("lease_until").map_err(classify)?;
-            let claimable = match record.status {
-                RecordStatus::Pending => due <= request.now,
-                _ => lease_until.is_some_and(|t| t <= request.now),
-            };
-            if claimable {
-                claimed.push(record);
-            } else {
-                blocked.insert(record.envelope.key.clone());
-            }
-        }
+        let rows = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    record_from_row(row)?,
+                    row.try_get("next_attempt_at").map_err(classify)?,
+                    row.try_get("lease_until").map_err(classify)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut claimed = request.take_runs(rows);
         let sequences: Vec<i64> = claimed.iter().map(|r| r.sequence).collect();
         sqlx::query(&self.statements.lease)
             .bind(&request.owner)
@@ -520,16 +510,8 @@ impl OutboxRepository for PostgresBackend {
             .fetch_all(&self.pool)
             .await
             .map_err(classify)?;
-        let count = |status: RecordStatus| {
-            rows.iter()
-                .find(|(s, _)| s == status.as_str())
-                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
-        };
-        Ok(OutboxStats::new(
-            count(RecordStatus::Pending),
-            count(RecordStatus::Leased),
-            count(RecordStatus::Published),
-            count(RecordStatus::Dead),
+        Ok(OutboxStats::from_counts(
+            rows.iter().map(|(status, n)| (status.as_str(), *n)),
         ))
     }
 

@@ -1,4 +1,4 @@
-use std::{collections::HashSet, str::FromStr, sync::Arc, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sqlx::{
@@ -275,27 +275,18 @@ impl OutboxRepository for SqliteBackend {
         }
         rows.sort_by_key(|row| row.try_get::<i64, _>("sequence").unwrap_or(i64::MAX));
         rows.truncate(request.limit);
-        // Behind each head, take the rows of its key in order up to the first that is not
-        // claimable (a retry not yet due, a live lease), which then holds back the rest.
-        let mut blocked: HashSet<String> = HashSet::new();
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let record = record_from_row(row)?;
-            if blocked.contains(&record.envelope.key) {
-                continue;
-            }
-            let due: i64 = row.try_get("next_attempt_at").map_err(classify)?;
-            let lease_until: Option<i64> = row.try_get("lease_until").map_err(classify)?;
-            let claimable = match record.status {
-                RecordStatus::Pending => due <= now,
-                _ => lease_until.is_some_and(|t| t <= now),
-            };
-            if claimable {
-                claimed.push(record);
-            } else {
-                blocked.insert(record.envelope.key.clone());
-            }
-        }
+        let rows = rows
+            .iter()
+            .map(|row| {
+                let lease_until: Option<i64> = row.try_get("lease_until").map_err(classify)?;
+                Ok((
+                    record_from_row(row)?,
+                    from_micros(row.try_get("next_attempt_at").map_err(classify)?),
+                    lease_until.map(from_micros),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut claimed = request.take_runs(rows);
         let sequences: Vec<i64> = claimed.iter().map(|r| r.sequence).collect();
         sqlx::query(
             "UPDATE tidings_outbox SET status = 'leased', lease_owner = ?1, lease_until = ?2 \
@@ -408,16 +399,8 @@ impl OutboxRepository for SqliteBackend {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(classify)?;
-        let count = |status: RecordStatus| {
-            rows.iter()
-                .find(|(s, _)| s == status.as_str())
-                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
-        };
-        Ok(OutboxStats::new(
-            count(RecordStatus::Pending),
-            count(RecordStatus::Leased),
-            count(RecordStatus::Published),
-            count(RecordStatus::Dead),
+        Ok(OutboxStats::from_counts(
+            rows.iter().map(|(status, n)| (status.as_str(), *n)),
         ))
     }
 

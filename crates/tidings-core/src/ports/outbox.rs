@@ -1,4 +1,4 @@
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{collections::HashSet, future::Future, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 
@@ -114,6 +114,43 @@ impl ClaimRequest {
     pub fn lease_until(&self) -> DateTime<Utc> {
         self.now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
     }
+
+    /// Whether a row may be handed out now, its key's earlier rows aside: pending and due, or
+    /// leased with a lease that has run out.
+    pub fn admits(
+        &self,
+        status: RecordStatus,
+        next_attempt_at: DateTime<Utc>,
+        lease_until: Option<DateTime<Utc>>,
+    ) -> bool {
+        match status {
+            RecordStatus::Pending => next_attempt_at <= self.now,
+            RecordStatus::Leased => lease_until.is_some_and(|t| t <= self.now),
+            RecordStatus::Published | RecordStatus::Dead => false,
+        }
+    }
+
+    /// From unfinished rows of some keys, in sequence order and each with its next attempt time
+    /// and lease end, keeps per key the rows up to the first one this request does not admit:
+    /// that row (a retry not yet due, a live lease) holds back the rest of its key.
+    pub fn take_runs(
+        &self,
+        rows: impl IntoIterator<Item = (OutboxRecord, DateTime<Utc>, Option<DateTime<Utc>>)>,
+    ) -> Vec<OutboxRecord> {
+        let mut blocked: HashSet<String> = HashSet::new();
+        let mut taken = Vec::new();
+        for (record, next_attempt_at, lease_until) in rows {
+            if blocked.contains(&record.envelope.key) {
+                continue;
+            }
+            if self.admits(record.status, next_attempt_at, lease_until) {
+                taken.push(record);
+            } else {
+                blocked.insert(record.envelope.key.clone());
+            }
+        }
+        taken
+    }
 }
 
 /// What became of a leased row.
@@ -169,6 +206,23 @@ pub struct OutboxStats {
 }
 
 impl OutboxStats {
+    /// Counts from `(status, count)` pairs as a `GROUP BY status` returns them; unknown
+    /// statuses are ignored.
+    pub fn from_counts<'a>(counts: impl IntoIterator<Item = (&'a str, i64)>) -> Self {
+        let mut stats = Self::default();
+        for (status, count) in counts {
+            let count = u64::try_from(count).unwrap_or(0);
+            match RecordStatus::parse(status) {
+                Some(RecordStatus::Pending) => stats.pending += count,
+                Some(RecordStatus::Leased) => stats.leased += count,
+                Some(RecordStatus::Published) => stats.published += count,
+                Some(RecordStatus::Dead) => stats.dead += count,
+                None => {}
+            }
+        }
+        stats
+    }
+
     /// Counts as read by an adapter.
     pub fn new(pending: u64, leased: u64, published: u64, dead: u64) -> Self {
         Self {
