@@ -238,7 +238,7 @@ async fn settle_all<B: OutboxRepository>(
 ) -> u64 {
     let settlements: Vec<Settlement> = records
         .iter()
-        .map(|r| Settlement::new(r.envelope.id.clone(), outcome.clone()))
+        .map(|r| Settlement::of(r, outcome.clone()))
         .collect();
     backend
         .settle(owner, now, &settlements)

@@ -87,6 +87,7 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
         let span = info_span!("tidings.relay", %owner, rows = records.len());
         async {
             let attempts: Vec<u32> = records.iter().map(|r| r.attempts).collect();
+            let sequences: Vec<i64> = records.iter().map(|r| r.sequence).collect();
             let envelopes: Vec<Envelope> = records.into_iter().map(|r| r.envelope).collect();
             let results = self.publisher.publish_batch(&envelopes).await;
             let mut report = BatchReport {
@@ -136,7 +137,7 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                         }
                     }
                 };
-                settlements.push(Settlement::new(envelope.id.clone(), outcome));
+                settlements.push(Settlement::new(sequences[index], envelope.id.clone(), outcome));
             }
             let applied = self.outbox.settle(owner, now, &settlements).await?;
             report.lost_leases = settlements.len().saturating_sub(applied as usize);

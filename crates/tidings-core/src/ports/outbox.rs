@@ -178,16 +178,28 @@ pub enum Outcome {
 /// The outcome of one leased row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settlement {
-    /// Id of the row's event.
+    /// Position of the row, as claimed: adapters find the row by it, which is cheaper than by
+    /// id in most stores.
+    pub sequence: i64,
+    /// Id of the row's event; an adapter settles nothing if it does not match the sequence.
     pub id: MessageId,
     /// What became of it.
     pub outcome: Outcome,
 }
 
 impl Settlement {
-    /// Settles `id` with `outcome`.
-    pub fn new(id: MessageId, outcome: Outcome) -> Self {
-        Self { id, outcome }
+    /// Settles the row at `sequence` holding event `id` with `outcome`.
+    pub fn new(sequence: i64, id: MessageId, outcome: Outcome) -> Self {
+        Self {
+            sequence,
+            id,
+            outcome,
+        }
+    }
+
+    /// Settles a claimed `record` with `outcome`.
+    pub fn of(record: &OutboxRecord, outcome: Outcome) -> Self {
+        Self::new(record.sequence, record.envelope.id.clone(), outcome)
     }
 }
 
@@ -342,11 +354,11 @@ pub trait OutboxRepositoryExt: OutboxRepository {
     fn mark_published(
         &self,
         owner: &str,
-        ids: &[MessageId],
+        records: &[OutboxRecord],
     ) -> impl Future<Output = Result<u64>> + Send {
-        let settlements: Vec<Settlement> = ids
+        let settlements: Vec<Settlement> = records
             .iter()
-            .map(|id| Settlement::new(id.clone(), Outcome::Published))
+            .map(|record| Settlement::of(record, Outcome::Published))
             .collect();
         let owner = owner.to_owned();
         async move { self.settle(&owner, Utc::now(), &settlements).await }
