@@ -114,7 +114,7 @@ pub(crate) async fn sql_drain(url: &str, count: u64) -> f64 {
         }
         let settlements: Vec<Settlement> = rows
             .iter()
-            .map(|r| Settlement::new(r.envelope.id.clone(), Outcome::Published))
+            .map(|r| Settlement::of(r, Outcome::Published))
             .collect();
         drained += backend
             .settle("sql", chrono::Utc::now(), &settlements)
@@ -488,6 +488,40 @@ pub(crate) async fn staging(url: &str, transactions: u64, per_transaction: u64, 
     let elapsed = started.elapsed();
     fixture::drop_schema(&backend).await;
     per_second(transactions / tasks * tasks * per_transaction, elapsed)
+}
+
+/// Ceiling for staging: the same number of rows inserted into the same outbox table, 100 per
+/// transaction on one connection, with every row made by the server (`generate_series`), so no
+/// client work at all. The outbox's indexes, WAL and commit are what this measures.
+pub(crate) async fn server_insert_ceiling(
+    url: &str,
+    transactions: u64,
+    per_transaction: u64,
+) -> f64 {
+    let backend = fixture::schema(url, 1).await;
+    let insert = format!(
+        "INSERT INTO {} (id, topic, partition_key, message_type, source, event_time, \
+         content_type, payload, correlation_id) \
+         SELECT md5(($1 * 1000 + n)::text), 'bench', 'key-' || (($1 * 1000 + n) % {KEYS}), \
+         'bench.event', 'bench', now(), 'application/json', \
+         convert_to(repeat('x', {}), 'UTF8'), md5(n::text) FROM generate_series(1, $2) n",
+        backend.schema().outbox(),
+        fixture::PAYLOAD_BYTES,
+    );
+    let started = Instant::now();
+    for x in 0..transactions {
+        let mut tx = backend.pool().begin().await.expect("begin");
+        sqlx::query(&insert)
+            .bind(x as i64)
+            .bind(per_transaction as i64)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+    }
+    let elapsed = started.elapsed();
+    fixture::drop_schema(&backend).await;
+    per_second(transactions * per_transaction, elapsed)
 }
 
 struct LedgerInsert {

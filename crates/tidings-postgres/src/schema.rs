@@ -64,11 +64,13 @@ impl Schema {
         &self.schema
     }
 
-    pub(crate) fn outbox(&self) -> String {
+    /// The outbox table, schema-qualified and quoted, for the application's own queries.
+    pub fn outbox(&self) -> String {
         format!("\"{}\".\"{}\"", self.schema, self.outbox)
     }
 
-    pub(crate) fn inbox(&self) -> String {
+    /// The inbox table, schema-qualified and quoted, for the application's own queries.
+    pub fn inbox(&self) -> String {
         format!("\"{}\".\"{}\"", self.schema, self.inbox)
     }
 
