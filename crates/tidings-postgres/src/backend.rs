@@ -29,15 +29,9 @@ pub struct PostgresBackend {
 struct Statements {
     stage: String,
     notify_channel: String,
-    heads: String,
-    heads_by_key: String,
-    lock_heads: String,
-    runs: String,
-    lease: String,
-    publish: String,
-    release: String,
-    retry: String,
-    dead_letter: String,
+    claim: String,
+    claim_by_key: String,
+    settle: String,
     purge_published: String,
     stats: String,
     claim_message: String,
@@ -46,6 +40,51 @@ struct Statements {
     retry_dead: String,
     purge_dead: String,
 }
+
+/// A row that may be handed out now, its key's earlier rows aside ($1 is the claim's time).
+/// [`ClaimRequest::admits`] is the same rule, for adapters that apply it outside the database.
+const CLAIMABLE: &str = "((o.status = 'pending' AND o.next_attempt_at <= $1) \
+     OR (o.status = 'leased' AND o.lease_until <= $1))";
+
+/// A CTE that makes the statement's own transaction commit without waiting for the WAL flush.
+/// The relay's bookkeeping (leases, outcomes) runs with it: a server crash may forget a lease or
+/// a "published" mark, which only means the row is sent again — at least once still holds —
+/// and relays do not wait for a disk flush per batch. Staging and the inbox always commit
+/// synchronously. A function rather than `SET LOCAL`, so a claim stays one round trip.
+const ASYNC_COMMIT: &str =
+    "settings AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))";
+
+/// One claim, one statement and one round trip: lock heads of keys that no other relay holds
+/// (`heads`, with `prelude` CTEs before it), read each key's run through the (key, sequence)
+/// index, keep every run up to its first row that may not go now, and lease the first
+/// `$2` of those in sequence order. $1 is the claim's time, $3 the owner, $4 the lease's end,
+/// $5 the most keys to take.
+fn claim_statement(outbox: &str, prelude: &str, heads: &str) -> String {
+    format!(
+        "WITH {prelude}{ASYNC_COMMIT}, heads AS ({heads}), \
+         runs AS ( \
+             SELECT r.sequence, \
+                 bool_and(r.claimable) OVER (PARTITION BY r.partition_key ORDER BY r.sequence) \
+                     AS admitted \
+             FROM heads CROSS JOIN LATERAL ( \
+                 SELECT o.sequence, o.partition_key, {CLAIMABLE} AS claimable FROM {outbox} o \
+                 WHERE o.partition_key = heads.partition_key \
+                   AND o.status IN ('pending', 'leased') \
+                 ORDER BY o.sequence \
+                 LIMIT (SELECT ($2 + count(*) - 1) / count(*) FROM heads)) r), \
+         chosen AS ( \
+             SELECT runs.sequence FROM runs CROSS JOIN settings WHERE runs.admitted \
+             ORDER BY runs.sequence LIMIT $2) \
+         UPDATE {outbox} o SET status = 'leased', lease_owner = $3, lease_until = $4 \
+         FROM chosen WHERE o.sequence = chosen.sequence \
+         RETURNING {RETURNED_COLUMNS}"
+    )
+}
+
+const RETURNED_COLUMNS: &str = "o.sequence, o.id, o.topic, o.partition_key, o.message_type, \
+     o.source, o.event_time, o.subject, o.data_schema, o.content_type, o.extensions, o.payload, \
+     o.correlation_id, o.causation_id, o.traceparent, o.status, o.attempts, o.last_error, \
+     o.created_at";
 
 const ENVELOPE_COLUMNS: &str = "sequence, id, topic, partition_key, message_type, source, \
      event_time, subject, data_schema, content_type, extensions, payload, correlation_id, \
@@ -68,93 +107,79 @@ impl Statements {
                  SELECT (SELECT count(*) FROM staged), pg_notify($15, '')"
             ),
             notify_channel: schema.channel(),
-            // Fast path: heads among the earliest $3 rows that are not under a live lease, found
-            // in time proportional to the batch however long the backlog.
-            heads: format!(
-                "SELECT o.partition_key FROM {outbox} o \
-                 WHERE o.status IN ('pending', 'leased') \
-                   AND o.sequence <= (SELECT max(w.sequence) FROM (SELECT sequence FROM {outbox} \
-                       WHERE status IN ('pending', 'leased') \
-                         AND NOT (status = 'leased' AND lease_until > $1) \
-                       ORDER BY sequence LIMIT $3) w) \
-                   AND ((o.status = 'pending' AND o.next_attempt_at <= $1) \
-                     OR (o.status = 'leased' AND o.lease_until <= $1)) \
-                   AND NOT EXISTS (SELECT 1 FROM {outbox} e \
-                       WHERE e.partition_key = o.partition_key \
-                         AND e.status IN ('pending', 'leased') AND e.sequence < o.sequence) \
-                 ORDER BY o.sequence LIMIT $2 \
-                 FOR UPDATE OF o SKIP LOCKED"
+            claim: claim_statement(
+                &outbox,
+                "",
+                &format!(
+                    // Fast path: heads among the earliest $2 rows that are not under a live
+                    // lease, found in time proportional to the batch however long the backlog.
+                    "SELECT o.partition_key FROM {outbox} o \
+                     WHERE o.status IN ('pending', 'leased') \
+                       AND o.sequence <= (SELECT max(w.sequence) FROM (SELECT sequence \
+                           FROM {outbox} WHERE status IN ('pending', 'leased') \
+                             AND NOT (status = 'leased' AND lease_until > $1) \
+                           ORDER BY sequence LIMIT $2) w) \
+                       AND {CLAIMABLE} \
+                       AND NOT EXISTS (SELECT 1 FROM {outbox} e \
+                           WHERE e.partition_key = o.partition_key \
+                             AND e.status IN ('pending', 'leased') AND e.sequence < o.sequence) \
+                     ORDER BY o.sequence LIMIT $5 \
+                     FOR UPDATE OF o SKIP LOCKED"
+                ),
             ),
-            // Complete path, when the window holds no claimable head (its keys are leased or
-            // waiting for a retry): walk the distinct keys of unfinished rows through the
-            // (key, sequence) index — one seek per key, not one per row — and look at each
-            // key's first row.
-            heads_by_key: format!(
-                "WITH RECURSIVE keys(k) AS ( \
-                     (SELECT partition_key FROM {outbox} WHERE status IN ('pending', 'leased') \
-                      ORDER BY partition_key LIMIT 1) \
-                   UNION ALL \
-                     SELECT (SELECT o.partition_key FROM {outbox} o \
-                             WHERE o.status IN ('pending', 'leased') AND o.partition_key > keys.k \
-                             ORDER BY o.partition_key LIMIT 1) \
-                     FROM keys WHERE keys.k IS NOT NULL) \
-                 SELECT h.sequence FROM keys CROSS JOIN LATERAL ( \
-                     SELECT o.sequence, o.status, o.next_attempt_at, o.lease_until FROM {outbox} o \
-                     WHERE o.partition_key = keys.k AND o.status IN ('pending', 'leased') \
-                     ORDER BY o.sequence LIMIT 1) h \
-                 WHERE (h.status = 'pending' AND h.next_attempt_at <= $1) \
-                    OR (h.status = 'leased' AND h.lease_until <= $1) \
-                 ORDER BY h.sequence LIMIT $2"
+            claim_by_key: claim_statement(
+                &outbox,
+                // Complete path, when the window holds no claimable head (its keys are leased
+                // or waiting for a retry): walk the distinct keys of unfinished rows through
+                // the (key, sequence) index — one seek per key, not one per row — and look at
+                // each key's first row.
+                &format!(
+                    "RECURSIVE keys(k) AS ( \
+                         (SELECT partition_key FROM {outbox} \
+                          WHERE status IN ('pending', 'leased') ORDER BY partition_key LIMIT 1) \
+                       UNION ALL \
+                         SELECT (SELECT o.partition_key FROM {outbox} o \
+                                 WHERE o.status IN ('pending', 'leased') \
+                                   AND o.partition_key > keys.k \
+                                 ORDER BY o.partition_key LIMIT 1) \
+                         FROM keys WHERE keys.k IS NOT NULL), \
+                     candidates AS ( \
+                         SELECT h.sequence FROM keys CROSS JOIN LATERAL ( \
+                             SELECT o.sequence FROM {outbox} o \
+                             WHERE o.partition_key = keys.k AND o.status IN ('pending', 'leased') \
+                             ORDER BY o.sequence LIMIT 1) h), "
+                ),
+                &format!(
+                    "SELECT o.partition_key FROM {outbox} o \
+                     WHERE o.sequence IN (SELECT sequence FROM candidates) AND {CLAIMABLE} \
+                     ORDER BY o.sequence LIMIT $5 \
+                     FOR UPDATE OF o SKIP LOCKED"
+                ),
             ),
-            lock_heads: format!(
-                "SELECT partition_key FROM {outbox} \
-                 WHERE sequence = ANY($2) \
-                   AND ((status = 'pending' AND next_attempt_at <= $1) \
-                     OR (status = 'leased' AND lease_until <= $1)) \
-                 ORDER BY sequence FOR UPDATE SKIP LOCKED"
-            ),
-            // The first $2 unfinished rows of each locked key, through the (key, sequence)
-            // index, instead of every row of those keys sorted.
-            runs: format!(
-                "SELECT r.* FROM unnest($1::text[]) AS k(key) CROSS JOIN LATERAL ( \
-                     SELECT {ENVELOPE_COLUMNS}, next_attempt_at, lease_until FROM {outbox} o \
-                     WHERE o.partition_key = k.key AND o.status IN ('pending', 'leased') \
-                     ORDER BY o.sequence LIMIT $2) r \
-                 ORDER BY r.sequence LIMIT $3"
-            ),
-            lease: format!(
-                "UPDATE {outbox} SET status = 'leased', lease_owner = $1, lease_until = $2 \
-                 WHERE sequence = ANY($3) AND status IN ('pending', 'leased')"
-            ),
-            // Settlements find rows by sequence (the primary key and the unfinished index),
-            // which is several times cheaper than the random-id index; the id must match too.
-            publish: format!(
-                "UPDATE {outbox} o SET status = 'published', published_at = $1, \
-                 lease_owner = NULL, lease_until = NULL \
-                 FROM UNNEST($2::bigint[], $3::text[]) AS s(sequence, id) \
+            // Every outcome in one statement. Publishing needs no lease (the event was sent,
+            // whoever holds the row now); giving a row back, retrying or dead-lettering it
+            // needs the caller's own live lease. Rows are found by sequence (the primary key),
+            // several times cheaper than through the random-id index; the id must match too.
+            settle: format!(
+                "WITH {ASYNC_COMMIT} \
+                 UPDATE {outbox} o SET \
+                     status = CASE s.outcome WHEN 'published' THEN 'published' \
+                         WHEN 'dead' THEN 'dead' ELSE 'pending' END, \
+                     published_at = CASE WHEN s.outcome = 'published' THEN $1 \
+                         ELSE o.published_at END, \
+                     attempts = o.attempts + CASE WHEN s.outcome IN ('retry', 'dead') THEN 1 \
+                         ELSE 0 END, \
+                     last_error = CASE WHEN s.outcome IN ('retry', 'dead') THEN s.error \
+                         ELSE o.last_error END, \
+                     next_attempt_at = CASE WHEN s.outcome = 'retry' THEN s.at \
+                         ELSE o.next_attempt_at END, \
+                     lease_owner = NULL, lease_until = NULL \
+                 FROM settings, UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], \
+                     $7::timestamptz[]) AS s(sequence, id, outcome, error, at) \
                  WHERE o.sequence = s.sequence AND o.id = s.id \
-                   AND o.status IN ('pending', 'leased')"
-            ),
-            release: format!(
-                "UPDATE {outbox} o SET status = 'pending', lease_owner = NULL, lease_until = NULL \
-                 FROM UNNEST($1::bigint[], $2::text[]) AS s(sequence, id) \
-                 WHERE o.sequence = s.sequence AND o.id = s.id \
-                   AND o.status = 'leased' AND o.lease_owner = $3"
-            ),
-            retry: format!(
-                "UPDATE {outbox} o SET status = 'pending', attempts = o.attempts + 1, \
-                 last_error = s.error, next_attempt_at = s.at, lease_owner = NULL, lease_until = NULL \
-                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) \
-                     AS s(sequence, id, error, at) \
-                 WHERE o.sequence = s.sequence AND o.id = s.id \
-                   AND o.status = 'leased' AND o.lease_owner = $5"
-            ),
-            dead_letter: format!(
-                "UPDATE {outbox} o SET status = 'dead', attempts = o.attempts + 1, \
-                 last_error = s.error, lease_owner = NULL, lease_until = NULL \
-                 FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS s(sequence, id, error) \
-                 WHERE o.sequence = s.sequence AND o.id = s.id \
-                   AND o.status = 'leased' AND o.lease_owner = $4"
+                   AND ((s.outcome = 'published' AND o.status IN ('pending', 'leased')) \
+                     OR (s.outcome <> 'published' AND o.status = 'leased' \
+                         AND o.lease_owner = $2))"
             ),
             purge_published: format!(
                 "DELETE FROM {outbox} WHERE sequence IN (SELECT sequence FROM {outbox} \
@@ -181,24 +206,6 @@ impl Statements {
             ),
             purge_dead: format!("DELETE FROM {outbox} WHERE id = ANY($1) AND status = 'dead'"),
         }
-    }
-}
-
-/// The rows of one kind of settlement, as the two arrays a statement unnests.
-#[derive(Default)]
-struct Rows<'a> {
-    sequences: Vec<i64>,
-    ids: Vec<&'a str>,
-}
-
-impl<'a> Rows<'a> {
-    fn push(&mut self, settlement: &'a Settlement) {
-        self.sequences.push(settlement.sequence);
-        self.ids.push(settlement.id.as_str());
-    }
-
-    fn is_empty(&self) -> bool {
-        self.sequences.is_empty()
     }
 }
 
@@ -302,21 +309,6 @@ impl PostgresBackend {
     }
 }
 
-impl PostgresBackend {
-    /// A transaction for the relay's own bookkeeping (leases, outcomes). It commits without
-    /// waiting for the WAL flush: a server crash may forget a lease or a "published" mark, which
-    /// only means the row is sent again — at least once still holds — and relays do not wait
-    /// for a disk flush per batch. Staging and the inbox always commit synchronously.
-    async fn bookkeeping(&self) -> Result<PostgresTransaction> {
-        let mut tx = self.pool.begin().await.map_err(classify)?;
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        Ok(tx)
-    }
-}
-
 impl Transactional for PostgresBackend {
     type Transaction = PostgresTransaction;
 
@@ -387,67 +379,27 @@ impl OutboxRepository for PostgresBackend {
 
     async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxRecord>> {
         let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
-        let mut tx = self.bookkeeping().await?;
-        // Heads of keys, locked so that concurrent relays skip them rather than wait: first
-        // among the earliest rows, then, if none is claimable there, key by key.
-        let mut keys: Vec<String> = sqlx::query_scalar(&self.statements.heads)
-            .bind(request.now)
-            .bind(limit)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(classify)?;
-        if keys.is_empty() {
-            let heads: Vec<i64> = sqlx::query_scalar(&self.statements.heads_by_key)
+        let key_limit = i64::try_from(request.key_limit()).unwrap_or(i64::MAX);
+        let claim = |statement| {
+            sqlx::query(statement)
                 .bind(request.now)
                 .bind(limit)
-                .fetch_all(&mut *tx)
+                .bind(&request.owner)
+                .bind(request.lease_until())
+                .bind(key_limit)
+                .fetch_all(&self.pool)
+        };
+        let mut rows = claim(&self.statements.claim).await.map_err(classify)?;
+        if rows.is_empty() {
+            rows = claim(&self.statements.claim_by_key)
                 .await
                 .map_err(classify)?;
-            if !heads.is_empty() {
-                keys = sqlx::query_scalar(&self.statements.lock_heads)
-                    .bind(request.now)
-                    .bind(&heads)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-            }
         }
-        if keys.is_empty() {
-            tx.commit().await.map_err(classify)?;
-            return Ok(Vec::new());
-        }
-        let per_key = (limit + keys.len() as i64 - 1) / keys.len() as i64;
-        let rows = sqlx::query(&self.statements.runs)
-            .bind(&keys)
-            .bind(per_key)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(classify)?;
-        let rows = rows
+        let mut claimed = rows
             .iter()
-            .map(|row| {
-                Ok((
-                    record_from_row(row)?,
-                    row.try_get("next_attempt_at").map_err(classify)?,
-                    row.try_get("lease_until").map_err(classify)?,
-                ))
-            })
+            .map(record_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let mut claimed = request.take_runs(rows);
-        let sequences: Vec<i64> = claimed.iter().map(|r| r.sequence).collect();
-        sqlx::query(&self.statements.lease)
-            .bind(&request.owner)
-            .bind(request.lease_until())
-            .bind(&sequences)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        tx.commit().await.map_err(classify)?;
-        for record in &mut claimed {
-            record.status = RecordStatus::Leased;
-        }
+        claimed.sort_by_key(|record| record.sequence);
         Ok(claimed)
     }
 
@@ -457,72 +409,39 @@ impl OutboxRepository for PostgresBackend {
         now: DateTime<Utc>,
         settlements: &[Settlement],
     ) -> Result<u64> {
-        let mut published = Rows::default();
-        let mut released = Rows::default();
-        let (mut retried, mut retry_errors, mut retry_at) = (Rows::default(), vec![], vec![]);
-        let (mut dead, mut dead_errors) = (Rows::default(), vec![]);
+        if settlements.is_empty() {
+            return Ok(0);
+        }
+        let mut sequences = Vec::with_capacity(settlements.len());
+        let mut ids = Vec::with_capacity(settlements.len());
+        let mut outcomes = Vec::with_capacity(settlements.len());
+        let mut errors = Vec::with_capacity(settlements.len());
+        let mut retry_at = Vec::with_capacity(settlements.len());
         for settlement in settlements {
-            match &settlement.outcome {
-                Outcome::Published => published.push(settlement),
-                Outcome::Release => released.push(settlement),
-                Outcome::Retry { error, at } => {
-                    retried.push(settlement);
-                    retry_errors.push(error.as_str());
-                    retry_at.push(*at);
-                }
-                Outcome::DeadLetter { error } => {
-                    dead.push(settlement);
-                    dead_errors.push(error.as_str());
-                }
-            }
+            sequences.push(settlement.sequence);
+            ids.push(settlement.id.as_str());
+            let (outcome, error, at) = match &settlement.outcome {
+                Outcome::Published => ("published", None, None),
+                Outcome::Release => ("release", None, None),
+                Outcome::Retry { error, at } => ("retry", Some(error.as_str()), Some(*at)),
+                Outcome::DeadLetter { error } => ("dead", Some(error.as_str()), None),
+            };
+            outcomes.push(outcome);
+            errors.push(error);
+            retry_at.push(at);
         }
-        let mut tx = self.bookkeeping().await?;
-        let mut applied = 0;
-        if !published.is_empty() {
-            applied += sqlx::query(&self.statements.publish)
-                .bind(now)
-                .bind(&published.sequences)
-                .bind(&published.ids)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?
-                .rows_affected();
-        }
-        if !released.is_empty() {
-            applied += sqlx::query(&self.statements.release)
-                .bind(&released.sequences)
-                .bind(&released.ids)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?
-                .rows_affected();
-        }
-        if !retried.is_empty() {
-            applied += sqlx::query(&self.statements.retry)
-                .bind(&retried.sequences)
-                .bind(&retried.ids)
-                .bind(&retry_errors)
-                .bind(&retry_at)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?
-                .rows_affected();
-        }
-        if !dead.is_empty() {
-            applied += sqlx::query(&self.statements.dead_letter)
-                .bind(&dead.sequences)
-                .bind(&dead.ids)
-                .bind(&dead_errors)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(classify)?;
-        Ok(applied)
+        let result = sqlx::query(&self.statements.settle)
+            .bind(now)
+            .bind(owner)
+            .bind(&sequences)
+            .bind(&ids)
+            .bind(&outcomes)
+            .bind(&errors)
+            .bind(&retry_at)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(result.rows_affected())
     }
 
     async fn purge_published(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
