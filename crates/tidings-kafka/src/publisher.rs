@@ -20,9 +20,17 @@ use crate::{KafkaConfig, config::millis};
 /// A batch is sent with every record in flight at once and returns after each delivery report.
 /// An invalid topic name or a record larger than the limit fails before anything is sent, and
 /// so do the later envelopes of the same key in the batch, keeping the key's order.
+///
+/// Two producers share the work. Small batches — a relay keeping up with live traffic — go
+/// through one with `linger.ms=0`, so an event leaves as soon as it is claimed; large batches —
+/// a relay draining a backlog — go through one that lingers, so librdkafka packs them into few
+/// requests. A batch returns only after every report, and a key's next rows are claimed only
+/// after that, so switching producers between batches never reorders a key.
 #[derive(Clone)]
 pub struct KafkaPublisher {
     producer: FutureProducer,
+    prompt: FutureProducer,
+    prompt_below: usize,
     mode: ContentMode,
     max_message_bytes: usize,
 }
@@ -39,9 +47,13 @@ impl std::fmt::Debug for KafkaPublisher {
 /// Kafka's default `message.max.bytes`.
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
 
+/// Batches smaller than this go through the producer that does not linger.
+const DEFAULT_PROMPT_BELOW: usize = 64;
+
 impl KafkaPublisher {
     /// A publisher for the cluster in `config`. Tidings sets `enable.idempotence=true`,
-    /// `acks=all`, `linger.ms=1` (latency over batching when sends are awaited one by one) and
+    /// `acks=all`, `linger.ms=1` for large batches (0 for small ones, see
+    /// [`with_prompt_below`](Self::with_prompt_below)), `compression.type=lz4` and
     /// `message.timeout.ms=20000` (shorter than the relay's default 30 s lease); any of them
     /// can be overridden through [`KafkaConfig::with_property`].
     pub fn new(config: &KafkaConfig) -> Result<Self> {
@@ -53,15 +65,28 @@ impl KafkaPublisher {
             ("queue.buffering.max.messages", "1000000".to_owned()),
             ("compression.type", "lz4".to_owned()),
         ];
-        let producer: FutureProducer = config
-            .client_config(&defaults)
-            .create()
-            .map_err(|e| Error::Configuration(format!("cannot create a Kafka producer: {e}")))?;
+        let create = |client: rdkafka::ClientConfig| -> Result<FutureProducer> {
+            client
+                .create()
+                .map_err(|e| Error::Configuration(format!("cannot create a Kafka producer: {e}")))
+        };
+        let producer = create(config.client_config(&defaults))?;
+        let mut prompt = config.client_config(&defaults);
+        prompt.set("linger.ms", "0");
         Ok(Self {
             producer,
+            prompt: create(prompt)?,
+            prompt_below: DEFAULT_PROMPT_BELOW,
             mode: ContentMode::Binary,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         })
+    }
+
+    /// Sends batches of fewer than `events` events without lingering (default 64; 0 makes
+    /// every batch linger). Below it latency matters more than packing records together.
+    pub fn with_prompt_below(mut self, events: usize) -> Self {
+        self.prompt_below = events;
+        self
     }
 
     /// Sends CloudEvents in `mode` (binary by default).
@@ -77,14 +102,15 @@ impl KafkaPublisher {
         self
     }
 
-    /// The underlying producer.
+    /// The producer for large batches and raw records.
     pub fn producer(&self) -> &FutureProducer {
         &self.producer
     }
 
-    /// Waits up to `timeout` for every queued record to be delivered.
+    /// Waits up to `timeout` (for each producer) for every queued record to be delivered.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
-        self.producer.flush(timeout).map_err(Error::unavailable)
+        self.producer.flush(timeout).map_err(Error::unavailable)?;
+        self.prompt.flush(timeout).map_err(Error::unavailable)
     }
 
     fn encode(&self, envelope: &Envelope) -> Result<Record> {
@@ -108,7 +134,7 @@ impl KafkaPublisher {
 
     /// Puts `record` into the producer's queue, waiting while the queue is full. Records are
     /// enqueued one after the other, so the queue holds them in the batch's order.
-    async fn enqueue(&self, record: &Record) -> Result<DeliveryFuture> {
+    async fn enqueue(&self, producer: &FutureProducer, record: &Record) -> Result<DeliveryFuture> {
         let headers = record.headers.iter().fold(
             OwnedHeaders::new_with_capacity(record.headers.len()),
             |headers, (key, value)| {
@@ -125,7 +151,7 @@ impl KafkaPublisher {
             future_record = future_record.key(key);
         }
         loop {
-            match self.producer.send_result(future_record) {
+            match producer.send_result(future_record) {
                 Ok(delivery) => return Ok(delivery),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                     future_record = returned;
@@ -140,7 +166,7 @@ impl KafkaPublisher {
 impl KafkaPublisher {
     /// Sends a raw record (e.g. a dead letter) and waits for its delivery report.
     pub async fn send_record(&self, record: &Record) -> Result<()> {
-        let delivery = self.enqueue(record).await?;
+        let delivery = self.enqueue(&self.producer, record).await?;
         delivered(&record.topic, delivery).await
     }
 }
@@ -178,6 +204,11 @@ impl EventPublisher for KafkaPublisher {
         // `None` while the record is in flight.
         let mut outcome: Vec<Option<Result<()>>> = Vec::with_capacity(envelopes.len());
         let mut deliveries = Vec::with_capacity(envelopes.len());
+        let producer = if envelopes.len() < self.prompt_below {
+            &self.prompt
+        } else {
+            &self.producer
+        };
         // Every record goes into the producer's queue, in order, before any report is awaited,
         // so the batch travels in as few requests as librdkafka can make.
         for (index, envelope) in envelopes.iter().enumerate() {
@@ -189,7 +220,7 @@ impl EventPublisher for KafkaPublisher {
                 continue;
             }
             let queued = match self.encode(envelope) {
-                Ok(record) => self.enqueue(&record).await,
+                Ok(record) => self.enqueue(producer, &record).await,
                 Err(error) => Err(error),
             };
             match queued {
