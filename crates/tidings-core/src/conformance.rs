@@ -611,6 +611,40 @@ pub async fn live_leases_are_not_taken_over<H: Harness>(harness: &H) {
     );
 }
 
+/// Invariant 4 with workers sharing keys: a claim limited to `max_keys` takes whole runs of the
+/// keys with the earliest heads and leaves the other keys to the next claim.
+pub async fn key_shares_split_keys_between_workers<H: Harness>(harness: &H) {
+    let backend = harness.backend();
+    let topic = unique("share");
+    stage_committed(
+        backend,
+        &[
+            event(&topic, "a", "a1"),
+            event(&topic, "b", "b1"),
+            event(&topic, "c", "c1"),
+            event(&topic, "a", "a2"),
+            event(&topic, "b", "b2"),
+            event(&topic, "c", "c2"),
+        ],
+    )
+    .await;
+    let t0 = Utc::now();
+    let share = async |owner: &str| {
+        let request = ClaimRequest::new(owner, 1000, LEASE)
+            .at(t0)
+            .with_max_keys(2);
+        backend
+            .claim_batch(&request)
+            .await
+            .expect("claim_batch failed")
+    };
+    let first = share("one").await;
+    assert_eq!(labels(&first), ["a1", "b1", "a2", "b2"], "first share");
+    let second = share("two").await;
+    assert_eq!(labels(&second), ["c1", "c2"], "second share");
+    assert!(share("three").await.is_empty(), "every key is held");
+}
+
 /// Invariant 4 with several relays: relays claiming at the same time (small batches, many keys)
 /// never hold the same key at once, and every key is published in staging order.
 pub async fn concurrent_relays_keep_order_per_key<H: Harness>(harness: &H) {
@@ -940,6 +974,7 @@ pub fn cases<H: Harness>() -> Vec<Case<H>> {
         leases_expire_and_failures_come_back,
         order_per_key,
         live_leases_are_not_taken_over,
+        key_shares_split_keys_between_workers,
         concurrent_relays_keep_order_per_key,
         poison_goes_to_dead_letters,
         retention_purges_in_batches,

@@ -270,6 +270,7 @@ impl OutboxRepository for MemoryBackend {
         let mut state = self.state();
         let lease_until = request.lease_until();
         let mut blocked: HashSet<String> = HashSet::new();
+        let mut keys: HashSet<String> = HashSet::new();
         let mut claimed = Vec::new();
         for (sequence, row) in state.rows.iter_mut() {
             if claimed.len() >= request.limit {
@@ -282,10 +283,12 @@ impl OutboxRepository for MemoryBackend {
             if blocked.contains(&row.envelope.key) {
                 continue;
             }
-            if !claimable {
+            let new_key = !keys.contains(&row.envelope.key);
+            if !claimable || (new_key && keys.len() >= request.key_limit()) {
                 blocked.insert(row.envelope.key.clone());
                 continue;
             }
+            keys.insert(row.envelope.key.clone());
             row.status = RecordStatus::Leased;
             row.lease_owner = Some(request.owner.clone());
             row.lease_until = Some(lease_until);

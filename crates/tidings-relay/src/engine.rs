@@ -2,9 +2,10 @@ use std::{collections::HashSet, time::Instant};
 
 use chrono::Utc;
 use tidings_core::{
-    ClaimRequest, Envelope, EventPublisher, Notifications, OutboxRepository, OutboxRepositoryExt,
-    Outcome, Result, Settlement,
+    ClaimRequest, Envelope, EventPublisher, OutboxRepository, OutboxRepositoryExt, Outcome, Result,
+    Settlement,
 };
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -79,7 +80,9 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
 
     async fn run_batch(&self, owner: &str) -> Result<BatchReport> {
         let started = Instant::now();
-        let request = ClaimRequest::new(owner, self.config.batch_size, self.config.lease);
+        let workers = self.config.workers.max(1);
+        let request = ClaimRequest::new(owner, self.config.batch_size, self.config.lease)
+            .with_max_keys(self.config.batch_size.div_ceil(workers));
         let records = self.outbox.claim_batch(&request).await?;
         if records.is_empty() {
             return Ok(BatchReport::default());
@@ -194,15 +197,35 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
         let notifications = self.outbox.subscribe();
         info!(owner = %self.config.owner, workers = self.config.workers,
             notifications = notifications.is_some(), "relay started");
+        // One wake-up brings in one worker, not all of them: a single new row would otherwise
+        // start a claim per worker, all but one finding nothing, each costing the database CPU
+        // the one useful claim waits for. A worker whose batch came back full wakes another.
+        let wake = Notify::new();
+        let forward = async {
+            let Some(mut notifications) = notifications else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    open = notifications.notified() => {
+                        if !open {
+                            return;
+                        }
+                        wake.notify_one();
+                    }
+                }
+            }
+        };
         let workers = (0..self.config.workers.max(1)).map(|n| {
             let owner = if self.config.workers > 1 {
                 format!("{}#{n}", self.config.owner)
             } else {
                 self.config.owner.clone()
             };
-            self.work(owner, n == 0, notifications.clone(), shutdown.clone())
+            self.work(owner, n == 0, &wake, shutdown.clone())
         });
-        futures_util::future::join_all(workers).await;
+        let ((), _) = tokio::join!(forward, futures_util::future::join_all(workers));
         info!(owner = %self.config.owner, "relay stopped");
     }
 
@@ -210,7 +233,7 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
         &self,
         owner: String,
         maintains: bool,
-        mut notifications: Option<Notifications>,
+        wake: &Notify,
         shutdown: CancellationToken,
     ) {
         let mut last_maintenance: Option<Instant> = None;
@@ -233,21 +256,12 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                 }
             };
             if full {
+                wake.notify_one();
                 continue;
             }
-            let notified = async {
-                match notifications.as_mut() {
-                    Some(n) => {
-                        if !n.notified().await {
-                            std::future::pending::<()>().await;
-                        }
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                () = notified => {}
+                () = wake.notified() => {}
                 () = tokio::time::sleep(self.config.poll_interval) => {}
             }
         }

@@ -38,7 +38,7 @@ const HEADS_IN_WINDOW: &str = "SELECT o.partition_key FROM tidings_outbox o \
        AND NOT EXISTS (SELECT 1 FROM tidings_outbox e \
            WHERE e.partition_key = o.partition_key \
              AND e.status IN ('pending', 'leased') AND e.sequence < o.sequence) \
-     ORDER BY o.sequence LIMIT ?2";
+     ORDER BY o.sequence LIMIT ?3";
 
 const HEADS_BY_KEY: &str = "WITH RECURSIVE keys(k) AS ( \
          SELECT (SELECT partition_key FROM tidings_outbox WHERE status IN ('pending', 'leased') \
@@ -232,6 +232,7 @@ impl OutboxRepository for SqliteBackend {
     async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxRecord>> {
         let now = micros(request.now);
         let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
+        let key_limit = i64::try_from(request.key_limit()).unwrap_or(i64::MAX);
         let mut tx = self.begin_immediate().await?;
         // Keys whose oldest unfinished row is claimable: pending and due, or leased with an
         // expired lease. First among the earliest rows not under a live lease (time
@@ -240,13 +241,14 @@ impl OutboxRepository for SqliteBackend {
         let mut keys: Vec<String> = sqlx::query_scalar(HEADS_IN_WINDOW)
             .bind(now)
             .bind(limit)
+            .bind(key_limit)
             .fetch_all(&mut *tx)
             .await
             .map_err(classify)?;
         if keys.is_empty() {
             keys = sqlx::query_scalar(HEADS_BY_KEY)
                 .bind(now)
-                .bind(limit)
+                .bind(key_limit)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(classify)?;

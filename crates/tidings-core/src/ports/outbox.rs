@@ -91,6 +91,10 @@ pub struct ClaimRequest {
     pub lease: Duration,
     /// The time the claim is made at (the clock is passed in so that tests need no sleeps).
     pub now: DateTime<Utc>,
+    /// Most partition keys to take rows of (unlimited by default). A relay with several
+    /// workers gives each a share of the keys: one worker holding every key would leave the
+    /// others nothing to claim until its batch settles.
+    pub max_keys: usize,
 }
 
 impl ClaimRequest {
@@ -101,7 +105,19 @@ impl ClaimRequest {
             limit,
             lease,
             now: Utc::now(),
+            max_keys: usize::MAX,
         }
+    }
+
+    /// Takes rows of at most `keys` partition keys.
+    pub fn with_max_keys(mut self, keys: usize) -> Self {
+        self.max_keys = keys;
+        self
+    }
+
+    /// Most keys this claim may take rows of: `max_keys`, within `limit`, at least one.
+    pub fn key_limit(&self) -> usize {
+        self.max_keys.min(self.limit).max(1)
     }
 
     /// Makes the claim as of `now`.
@@ -132,18 +148,26 @@ impl ClaimRequest {
 
     /// From unfinished rows of some keys, in sequence order and each with its next attempt time
     /// and lease end, keeps per key the rows up to the first one this request does not admit:
-    /// that row (a retry not yet due, a live lease) holds back the rest of its key.
+    /// that row (a retry not yet due, a live lease) holds back the rest of its key. Rows of
+    /// keys beyond the [`key_limit`](Self::key_limit) are left.
     pub fn take_runs(
         &self,
         rows: impl IntoIterator<Item = (OutboxRecord, DateTime<Utc>, Option<DateTime<Utc>>)>,
     ) -> Vec<OutboxRecord> {
         let mut blocked: HashSet<String> = HashSet::new();
+        let mut keys: HashSet<String> = HashSet::new();
         let mut taken = Vec::new();
         for (record, next_attempt_at, lease_until) in rows {
             if blocked.contains(&record.envelope.key) {
                 continue;
             }
+            let new_key = !keys.contains(&record.envelope.key);
+            if new_key && keys.len() >= self.key_limit() {
+                blocked.insert(record.envelope.key.clone());
+                continue;
+            }
             if self.admits(record.status, next_attempt_at, lease_until) {
+                keys.insert(record.envelope.key.clone());
                 taken.push(record);
             } else {
                 blocked.insert(record.envelope.key.clone());
