@@ -611,6 +611,41 @@ pub async fn live_leases_are_not_taken_over<H: Harness>(harness: &H) {
     );
 }
 
+/// Invariants 4 and 5: a key held by another relay, with a backlog longer than any page a
+/// claim reads at once, neither starves the keys behind it nor has its tail handed out.
+pub async fn a_held_key_with_a_long_backlog_starves_nobody<H: Harness>(harness: &H) {
+    let backend = harness.backend();
+    let topic = unique("backlog");
+    let held: Vec<Envelope> = (1..=250)
+        .map(|n| event(&topic, "a", &format!("a{n}")))
+        .collect();
+    stage_committed(backend, &held).await;
+    stage_committed(
+        backend,
+        &[
+            event(&topic, "b", "b1"),
+            event(&topic, "b", "b2"),
+            event(&topic, "b", "b3"),
+        ],
+    )
+    .await;
+    let t0 = Utc::now();
+    let first = backend
+        .claim_batch(&ClaimRequest::new("one", 1, LEASE).at(t0))
+        .await
+        .expect("claim_batch failed");
+    assert_eq!(labels(&first), ["a1"]);
+    let second = backend
+        .claim_batch(&ClaimRequest::new("two", 3, LEASE).at(t0))
+        .await
+        .expect("claim_batch failed");
+    assert_eq!(
+        labels(&second),
+        ["b1", "b2", "b3"],
+        "the held key's tail was handed out, or the key behind it starved"
+    );
+}
+
 /// Invariant 4 with workers sharing keys: a claim limited to `max_keys` takes whole runs of the
 /// keys with the earliest heads and leaves the other keys to the next claim.
 pub async fn key_shares_split_keys_between_workers<H: Harness>(harness: &H) {
@@ -975,6 +1010,7 @@ pub fn cases<H: Harness>() -> Vec<Case<H>> {
         order_per_key,
         live_leases_are_not_taken_over,
         key_shares_split_keys_between_workers,
+        a_held_key_with_a_long_backlog_starves_nobody,
         concurrent_relays_keep_order_per_key,
         poison_goes_to_dead_letters,
         retention_purges_in_batches,

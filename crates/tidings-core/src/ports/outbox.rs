@@ -149,7 +149,8 @@ impl ClaimRequest {
     /// From unfinished rows of some keys, in sequence order and each with its next attempt time
     /// and lease end, keeps per key the rows up to the first one this request does not admit:
     /// that row (a retry not yet due, a live lease) holds back the rest of its key. Rows of
-    /// keys beyond the [`key_limit`](Self::key_limit) are left.
+    /// keys beyond the [`key_limit`](Self::key_limit) are left, and so is everything after the
+    /// first `limit` rows taken.
     pub fn take_runs(
         &self,
         rows: impl IntoIterator<Item = (OutboxRecord, DateTime<Utc>, Option<DateTime<Utc>>)>,
@@ -158,6 +159,9 @@ impl ClaimRequest {
         let mut keys: HashSet<String> = HashSet::new();
         let mut taken = Vec::new();
         for (record, next_attempt_at, lease_until) in rows {
+            if taken.len() >= self.limit {
+                break;
+            }
             if blocked.contains(&record.envelope.key) {
                 continue;
             }
