@@ -35,6 +35,13 @@ pub mod kafka {
     pub use tidings_kafka::*;
 }
 
+/// MongoDB outbox, inbox and unit of work.
+#[cfg(feature = "mongodb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mongodb")))]
+pub mod mongodb {
+    pub use tidings_mongodb::*;
+}
+
 /// PostgreSQL outbox, inbox and unit of work.
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

@@ -1,0 +1,526 @@
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt};
+use mongodb::{
+    Client, ClientSession, Collection, IndexModel,
+    bson::{Bson, Document, doc},
+    options::IndexOptions,
+};
+use tidings_core::{
+    ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
+    InboxRepository, Limits, MessageId, Notifications, OutboxRecord, OutboxRepository, OutboxStats,
+    Outcome, Result, Settlement, Transactional,
+};
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::{
+    MongoTransaction, Names,
+    document::{DEAD, LEASED, PENDING, PUBLISHED, date, to_document, to_record},
+    error::{classify, is_duplicate_key, is_write_conflict},
+};
+
+/// Outbox, inbox and dead letters in MongoDB. Cloning shares the client.
+#[derive(Clone, Debug)]
+pub struct MongoBackend {
+    client: Client,
+    names: Arc<Names>,
+    limits: Limits,
+    pub(crate) outbox: Collection<Document>,
+    inbox: Collection<Document>,
+}
+
+/// Sequences order the rows of a key. MongoDB has no counter that concurrent transactions can
+/// share without conflicting, so a sequence is the staging time in microseconds times 1000,
+/// plus a counter: strictly increasing within a process, ordered by clock across processes.
+fn next_sequence() -> i64 {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = Utc::now().timestamp_micros().saturating_mul(1000);
+    let previous = LAST
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(now);
+    now.max(previous + 1)
+}
+
+/// How long a claim of the inbox waits for a concurrent transaction holding the same message.
+const INBOX_WAIT: Duration = Duration::from_secs(10);
+
+impl MongoBackend {
+    /// Connects to `url` (`mongodb://host:port/?replicaSet=rs0`) and checks that the server can
+    /// run transactions. Call [`migrate`](Self::migrate) once before use.
+    ///
+    /// A standalone server cannot: the call fails here, with a message saying so, rather than
+    /// at the first commit.
+    pub async fn connect(url: &str) -> Result<Self> {
+        // The URL may hold a password: it is not repeated in the error.
+        let client = Client::with_uri_str(url)
+            .await
+            .map_err(|e| Error::Configuration(format!("invalid MongoDB URL: {}", e.kind)))?;
+        let backend = Self::from_client(client);
+        backend.check_transactions().await?;
+        Ok(backend)
+    }
+
+    /// Uses a client the application already has, with the default [`Names`].
+    pub fn from_client(client: Client) -> Self {
+        Self::with_client_and_names(client, Names::default())
+    }
+
+    fn with_client_and_names(client: Client, names: Names) -> Self {
+        let database = client.database(names.database());
+        Self {
+            outbox: database.collection(names.outbox()),
+            inbox: database.collection(names.inbox()),
+            names: Arc::new(names),
+            limits: Limits::default(),
+            client,
+        }
+    }
+
+    /// Uses the collections named by `names`.
+    pub fn with_names(self, names: Names) -> Self {
+        Self {
+            limits: self.limits,
+            ..Self::with_client_and_names(self.client, names)
+        }
+    }
+
+    /// Enforces `limits` when staging.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The collections in use.
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// The client, for the application's own collections.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Fails unless the server is a replica set member or a `mongos`: multi-document
+    /// transactions exist nowhere else.
+    pub async fn check_transactions(&self) -> Result<()> {
+        let hello = self
+            .client
+            .database("admin")
+            .run_command(doc! { "hello": 1 })
+            .await
+            .map_err(classify)?;
+        let replica_set = hello.get_str("setName").is_ok();
+        let router = hello.get_str("msg").is_ok_and(|m| m == "isdbgrid");
+        if replica_set || router {
+            Ok(())
+        } else {
+            Err(Error::Configuration(
+                "this MongoDB server is standalone and cannot run transactions, which the \
+                 outbox and inbox need: run it as a replica set (one member is enough: \
+                 `mongod --replSet rs0`, then `rs.initiate()`)"
+                    .to_owned(),
+            ))
+        }
+    }
+
+    /// Creates the collections and their indexes if they do not exist. Safe to run from
+    /// several instances at once.
+    pub async fn migrate(&self) -> Result<()> {
+        let database = self.client.database(self.names.database());
+        let existing = database.list_collection_names().await.map_err(classify)?;
+        for name in [self.names.outbox(), self.names.inbox()] {
+            if !existing.iter().any(|n| n == name) {
+                // Collections must exist before a transaction writes to them. Two instances
+                // creating one at once: the loser's "already exists" (48) is success.
+                if let Err(error) = database.create_collection(name).await {
+                    if crate::error::code(&error) != Some(48) {
+                        return Err(classify(error));
+                    }
+                }
+            }
+        }
+        let index = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().name(name.to_owned()).build())
+                .build()
+        };
+        self.outbox
+            .create_indexes([
+                // Claims: unfinished rows in sequence order.
+                index(doc! { "status": 1, "sequence": 1 }, "tidings_by_status"),
+                // Retention: published rows by age.
+                index(doc! { "status": 1, "published_at": 1 }, "tidings_published"),
+            ])
+            .await
+            .map_err(classify)?;
+        self.inbox
+            .create_index(index(doc! { "received_at": 1 }, "tidings_received"))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn start_transaction(session: &mut ClientSession) -> Result<()> {
+        session.start_transaction().await.map_err(classify)
+    }
+}
+
+impl Transactional for MongoBackend {
+    type Transaction = MongoTransaction;
+
+    async fn begin(&self) -> Result<MongoTransaction> {
+        let mut session = self.client.start_session().await.map_err(classify)?;
+        Self::start_transaction(&mut session).await?;
+        Ok(MongoTransaction { session })
+    }
+
+    async fn commit(&self, mut transaction: MongoTransaction) -> Result<()> {
+        // A commit whose outcome the driver could not learn (a network error on the reply) is
+        // safe to send again; the server applies it once.
+        let mut attempts = 0;
+        loop {
+            match transaction.session.commit_transaction().await {
+                Ok(()) => return Ok(()),
+                Err(error)
+                    if attempts < 3
+                        && error
+                            .contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT) =>
+                {
+                    attempts += 1;
+                }
+                Err(error) => return Err(classify(error)),
+            }
+        }
+    }
+
+    async fn rollback(&self, mut transaction: MongoTransaction) -> Result<()> {
+        transaction
+            .session
+            .abort_transaction()
+            .await
+            .map_err(classify)
+    }
+}
+
+fn ids<'a>(settlements: &[&'a Settlement]) -> Vec<&'a str> {
+    settlements.iter().map(|s| s.id.as_str()).collect()
+}
+
+fn unfinished() -> Bson {
+    Bson::Document(doc! { "$in": [PENDING, LEASED] })
+}
+
+impl OutboxRepository for MongoBackend {
+    async fn stage(
+        &self,
+        transaction: &mut MongoTransaction,
+        envelopes: &[Envelope],
+    ) -> Result<()> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        for envelope in envelopes {
+            envelope.validate(&self.limits)?;
+        }
+        let now = Utc::now();
+        let documents = envelopes
+            .iter()
+            .map(|envelope| to_document(envelope, next_sequence(), now))
+            .collect::<Result<Vec<_>>>()?;
+        self.outbox
+            .insert_many(documents)
+            .session(&mut transaction.session)
+            .await
+            .map_err(|error| {
+                if is_duplicate_key(&error) {
+                    Error::InvalidMessage(
+                        "an event with one of these ids is already in the outbox".to_owned(),
+                    )
+                } else {
+                    classify(error)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxRecord>> {
+        crate::claim::claim(self, request).await
+    }
+
+    async fn settle(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        settlements: &[Settlement],
+    ) -> Result<u64> {
+        let of = |wanted: fn(&Outcome) -> bool| -> Vec<&Settlement> {
+            settlements.iter().filter(|s| wanted(&s.outcome)).collect()
+        };
+        let published = of(|o| matches!(o, Outcome::Published));
+        let released = of(|o| matches!(o, Outcome::Release));
+        let unlease = doc! { "lease_owner": "", "lease_until": "", "claim": "" };
+        let mut applied = 0;
+        if !published.is_empty() {
+            // Publishing needs no lease: the event was sent, whoever holds the row now.
+            applied += self
+                .outbox
+                .update_many(
+                    doc! { "_id": { "$in": ids(&published) }, "status": unfinished() },
+                    doc! {
+                        "$set": { "status": PUBLISHED, "published_at": date(now) },
+                        "$unset": unlease.clone(),
+                    },
+                )
+                .await
+                .map_err(classify)?
+                .modified_count;
+        }
+        if !released.is_empty() {
+            applied += self
+                .outbox
+                .update_many(
+                    doc! { "_id": { "$in": ids(&released) }, "status": LEASED, "lease_owner": owner },
+                    doc! { "$set": { "status": PENDING }, "$unset": unlease.clone() },
+                )
+                .await
+                .map_err(classify)?
+                .modified_count;
+        }
+        // Failures carry an error (and a time) of their own: one update each. They are rare.
+        for settlement in settlements {
+            let (status, error, at) = match &settlement.outcome {
+                Outcome::Retry { error, at } => (PENDING, error, Some(*at)),
+                Outcome::DeadLetter { error } => (DEAD, error, None),
+                Outcome::Published | Outcome::Release => continue,
+            };
+            let mut set = doc! { "status": status, "last_error": error };
+            if let Some(at) = at {
+                set.insert("next_attempt_at", date(at));
+            }
+            applied += self
+                .outbox
+                .update_one(
+                    doc! { "_id": settlement.id.as_str(), "status": LEASED, "lease_owner": owner },
+                    doc! { "$set": set, "$inc": { "attempts": 1 }, "$unset": unlease.clone() },
+                )
+                .await
+                .map_err(classify)?
+                .modified_count;
+        }
+        Ok(applied)
+    }
+
+    async fn purge_published(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let oldest: Vec<Document> = self
+            .outbox
+            .find(doc! { "status": PUBLISHED, "published_at": { "$lt": date(before) } })
+            .sort(doc! { "published_at": 1 })
+            .limit(i64::from(limit))
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        if oldest.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Bson> = oldest
+            .into_iter()
+            .filter_map(|d| d.get("_id").cloned())
+            .collect();
+        let deleted = self
+            .outbox
+            .delete_many(doc! { "_id": { "$in": ids }, "status": PUBLISHED })
+            .await
+            .map_err(classify)?;
+        Ok(deleted.deleted_count)
+    }
+
+    async fn stats(&self) -> Result<OutboxStats> {
+        let groups: Vec<Document> = self
+            .outbox
+            .aggregate([doc! { "$group": { "_id": "$status", "n": { "$sum": 1 } } }])
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        let counts: Vec<(String, i64)> = groups
+            .iter()
+            .filter_map(|g| {
+                let status = g.get_str("_id").ok()?.to_owned();
+                let n = match g.get("n")? {
+                    Bson::Int32(n) => i64::from(*n),
+                    Bson::Int64(n) => *n,
+                    _ => return None,
+                };
+                Some((status, n))
+            })
+            .collect();
+        Ok(OutboxStats::from_counts(
+            counts.iter().map(|(status, n)| (status.as_str(), *n)),
+        ))
+    }
+
+    /// A change stream on the outbox collection, forwarding inserts until the subscription is
+    /// dropped. Where change streams are not available, or outside a Tokio runtime, the relay
+    /// polls.
+    fn subscribe(&self) -> Option<Notifications> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (sender, receiver) = watch::channel(0u64);
+        let outbox = self.outbox.clone();
+        runtime.spawn(async move {
+            loop {
+                let stream = outbox
+                    .watch()
+                    .pipeline([doc! { "$match": { "operationType": "insert" } }])
+                    .await;
+                let mut stream = match stream {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        return warn!(%error, "cannot open a change stream on the outbox; relays will poll");
+                    }
+                };
+                loop {
+                    tokio::select! {
+                        () = sender.closed() => return,
+                        event = stream.next() => match event {
+                            Some(Ok(_)) => sender.send_modify(|n| *n = n.wrapping_add(1)),
+                            Some(Err(error)) => {
+                                // Wake the relay in case an insert was missed, then reopen.
+                                warn!(%error, "outbox change stream failed; reopening");
+                                sender.send_modify(|n| *n = n.wrapping_add(1));
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                break;
+                            }
+                            None => break,
+                        },
+                    }
+                }
+            }
+        });
+        Some(Notifications::from_watch(receiver))
+    }
+}
+
+impl InboxRepository for MongoBackend {
+    /// Inserts `{_id: {consumer, message}}` inside the transaction. A duplicate key means the
+    /// message was applied. A write conflict means another transaction holds the same message
+    /// right now: MongoDB does not wait for it, so the claim does — it aborts its own
+    /// transaction (nothing has been written in it yet), waits until the other one has
+    /// committed or given up, and starts again.
+    async fn claim_message(
+        &self,
+        transaction: &mut MongoTransaction,
+        consumer: &str,
+        id: &MessageId,
+        now: DateTime<Utc>,
+    ) -> Result<InboxClaim> {
+        let key = doc! { "consumer": consumer, "message": id.as_str() };
+        let deadline = tokio::time::Instant::now() + INBOX_WAIT;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let inserted = self
+                .inbox
+                .insert_one(doc! { "_id": key.clone(), "received_at": date(now) })
+                .session(&mut transaction.session)
+                .await;
+            let error = match inserted {
+                Ok(_) => return Ok(InboxClaim::Fresh),
+                Err(error) if is_duplicate_key(&error) => return Ok(InboxClaim::Duplicate),
+                Err(error)
+                    if is_write_conflict(&error) && tokio::time::Instant::now() < deadline =>
+                {
+                    error
+                }
+                Err(error) => return Err(classify(error)),
+            };
+            tracing::debug!(%error, "inbox claim conflicts with a concurrent delivery; waiting");
+            let _ = transaction.session.abort_transaction().await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+            MongoBackend::start_transaction(&mut transaction.session).await?;
+        }
+    }
+
+    async fn purge_inbox(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let oldest: Vec<Document> = self
+            .inbox
+            .find(doc! { "received_at": { "$lt": date(before) } })
+            .sort(doc! { "received_at": 1 })
+            .limit(i64::from(limit))
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        if oldest.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Bson> = oldest
+            .into_iter()
+            .filter_map(|d| d.get("_id").cloned())
+            .collect();
+        let deleted = self
+            .inbox
+            .delete_many(doc! { "_id": { "$in": ids } })
+            .await
+            .map_err(classify)?;
+        Ok(deleted.deleted_count)
+    }
+}
+
+impl DeadLetterRepository for MongoBackend {
+    async fn list_dead_letters(&self, query: &DeadLetterQuery) -> Result<Vec<OutboxRecord>> {
+        let documents: Vec<Document> = self
+            .outbox
+            .find(doc! {
+                "status": DEAD,
+                "sequence": { "$gt": query.after_sequence.unwrap_or(i64::MIN) },
+            })
+            .sort(doc! { "sequence": 1 })
+            .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        documents.iter().map(to_record).collect()
+    }
+
+    async fn retry_dead_letters(&self, ids: &[MessageId], now: DateTime<Utc>) -> Result<u64> {
+        let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+        let result = self
+            .outbox
+            .update_many(
+                doc! { "_id": { "$in": ids }, "status": DEAD },
+                doc! { "$set": { "status": PENDING, "attempts": 0_i32, "next_attempt_at": date(now) } },
+            )
+            .await
+            .map_err(classify)?;
+        Ok(result.modified_count)
+    }
+
+    async fn purge_dead_letters(&self, ids: &[MessageId]) -> Result<u64> {
+        let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+        let result = self
+            .outbox
+            .delete_many(doc! { "_id": { "$in": ids }, "status": DEAD })
+            .await
+            .map_err(classify)?;
+        Ok(result.deleted_count)
+    }
+}

@@ -1,0 +1,63 @@
+use mongodb::error::{
+    Error as MongoError, ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
+    WriteFailure,
+};
+use tidings_core::Error;
+
+/// MongoDB's code for a duplicate key.
+pub(crate) const DUPLICATE_KEY: i32 = 11000;
+
+/// MongoDB's code for a write conflict between two transactions.
+pub(crate) const WRITE_CONFLICT: i32 = 112;
+
+/// Classifies a driver error: network trouble, server selection, and anything the server
+/// labels transient (a transaction to retry, a commit whose result is unknown) may work later;
+/// anything else will not.
+pub(crate) fn classify(error: MongoError) -> Error {
+    let transient = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
+        || error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+        || matches!(
+            *error.kind,
+            ErrorKind::Io(_)
+                | ErrorKind::ConnectionPoolCleared { .. }
+                | ErrorKind::ServerSelection { .. }
+        )
+        || code(&error) == Some(WRITE_CONFLICT);
+    if transient {
+        Error::unavailable(error)
+    } else {
+        Error::backend(error)
+    }
+}
+
+/// Whether the server refused a write because the key exists.
+pub(crate) fn is_duplicate_key(error: &MongoError) -> bool {
+    match &*error.kind {
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == DUPLICATE_KEY,
+        ErrorKind::InsertMany(many) => many
+            .write_errors
+            .as_ref()
+            .is_some_and(|errors| errors.iter().any(|e| e.code == DUPLICATE_KEY)),
+        _ => code(error) == Some(DUPLICATE_KEY),
+    }
+}
+
+/// The server's error code, where the error came from the server.
+pub(crate) fn code(error: &MongoError) -> Option<i32> {
+    match &*error.kind {
+        ErrorKind::Command(command) => Some(command.code),
+        ErrorKind::Write(WriteFailure::WriteError(write)) => Some(write.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(concern)) => Some(concern.code),
+        ErrorKind::InsertMany(many) => many
+            .write_errors
+            .as_ref()
+            .and_then(|errors| errors.first().map(|e| e.code))
+            .or_else(|| many.write_concern_error.as_ref().map(|e| e.code)),
+        _ => None,
+    }
+}
+
+/// Whether another transaction holds the document (the caller may start over).
+pub(crate) fn is_write_conflict(error: &MongoError) -> bool {
+    code(error) == Some(WRITE_CONFLICT) || error.contains_label(TRANSIENT_TRANSACTION_ERROR)
+}
