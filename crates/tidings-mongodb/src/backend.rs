@@ -119,9 +119,7 @@ impl MongoBackend {
             .run_command(doc! { "hello": 1 })
             .await
             .map_err(classify)?;
-        let replica_set = hello.get_str("setName").is_ok();
-        let router = hello.get_str("msg").is_ok_and(|m| m == "isdbgrid");
-        if replica_set || router {
+        if runs_transactions(&hello) {
             Ok(())
         } else {
             Err(Error::Configuration(
@@ -174,6 +172,12 @@ impl MongoBackend {
     async fn start_transaction(session: &mut ClientSession) -> Result<()> {
         session.start_transaction().await.map_err(classify)
     }
+}
+
+/// Whether a server that answered `hello` with `hello` can run multi-document transactions:
+/// replica set members name their set, `mongos` routers say `isdbgrid`.
+fn runs_transactions(hello: &Document) -> bool {
+    hello.get_str("setName").is_ok() || hello.get_str("msg").is_ok_and(|m| m == "isdbgrid")
 }
 
 impl Transactional for MongoBackend {
@@ -522,5 +526,26 @@ impl DeadLetterRepository for MongoBackend {
             .await
             .map_err(classify)?;
         Ok(result.deleted_count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_replica_sets_and_routers_run_transactions() {
+        let standalone = doc! { "isWritablePrimary": true, "maxWireVersion": 21, "ok": 1.0 };
+        let member = doc! { "isWritablePrimary": true, "setName": "rs0", "ok": 1.0 };
+        let router = doc! { "isWritablePrimary": true, "msg": "isdbgrid", "ok": 1.0 };
+        assert!(!runs_transactions(&standalone));
+        assert!(runs_transactions(&member));
+        assert!(runs_transactions(&router));
+    }
+
+    #[test]
+    fn sequences_increase_within_a_process() {
+        let sequences: Vec<i64> = (0..10_000).map(|_| next_sequence()).collect();
+        assert!(sequences.windows(2).all(|w| w[0] < w[1]));
     }
 }
