@@ -1,7 +1,15 @@
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, PoisonError, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use futures_util::future::join_all;
 use rdkafka::{
+    ClientConfig,
     error::{KafkaError, RDKafkaErrorCode},
     message::{Header, OwnedHeaders},
     producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer},
@@ -11,6 +19,8 @@ use tidings_core::{
     cloudevents::{self, ContentMode, Record},
     validate_topic,
 };
+
+use tracing::warn;
 
 use crate::{KafkaConfig, config::millis};
 
@@ -26,13 +36,78 @@ use crate::{KafkaConfig, config::millis};
 /// a relay draining a backlog — go through one that lingers, so librdkafka packs them into few
 /// requests. A batch returns only after every report, and a key's next rows are claimed only
 /// after that, so switching producers between batches never reorders a key.
+///
+/// A producer that hits a fatal error (say, fenced after an epoch bump the broker refused) is
+/// replaced by a new one for the next batch, so a long-running relay recovers on its own.
 #[derive(Clone)]
 pub struct KafkaPublisher {
-    producer: FutureProducer,
-    prompt: FutureProducer,
+    producers: Arc<RwLock<Arc<Producers>>>,
+    configs: Arc<(ClientConfig, ClientConfig)>,
     prompt_below: usize,
     mode: ContentMode,
     max_message_bytes: usize,
+}
+
+/// The lingering producer and the prompt one, replaced together.
+struct Producers {
+    bulk: FutureProducer,
+    prompt: FutureProducer,
+    /// Set when a delivery failed in a way that leaves the producer's idempotence state
+    /// unusable (fenced, epoch or sequence out of step): every later send would fail too.
+    stuck: AtomicBool,
+}
+
+impl Producers {
+    fn new(configs: &(ClientConfig, ClientConfig)) -> Result<Self> {
+        let create = |client: &ClientConfig| -> Result<FutureProducer> {
+            client
+                .create()
+                .map_err(|e| Error::Configuration(format!("cannot create a Kafka producer: {e}")))
+        };
+        Ok(Self {
+            bulk: create(&configs.0)?,
+            prompt: create(&configs.1)?,
+            stuck: AtomicBool::new(false),
+        })
+    }
+
+    fn fatal_error(&self) -> Option<String> {
+        [&self.bulk, &self.prompt]
+            .into_iter()
+            .find_map(|p| p.client().fatal_error())
+            .map(|(code, reason)| format!("{code:?}: {reason}"))
+            .or_else(|| {
+                self.stuck
+                    .load(Ordering::Relaxed)
+                    .then(|| "its idempotent producer state was refused".to_owned())
+            })
+    }
+
+    /// Waits for `delivery`, noting whether its failure leaves the producer stuck.
+    async fn delivered(&self, topic: &str, delivery: DeliveryFuture) -> Result<()> {
+        match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((error, _))) => {
+                if matches!(
+                    error.rdkafka_error_code(),
+                    Some(
+                        RDKafkaErrorCode::ProducerFenced
+                            | RDKafkaErrorCode::InvalidProducerEpoch
+                            | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                            | RDKafkaErrorCode::UnknownProducerId
+                            | RDKafkaErrorCode::Fatal
+                    )
+                ) {
+                    self.stuck.store(true, Ordering::Relaxed);
+                }
+                Err(publish_error(topic, error))
+            }
+            Err(_) => Err(Error::Publish {
+                topic: topic.to_owned(),
+                source: "the producer was dropped before delivery".into(),
+            }),
+        }
+    }
 }
 
 impl std::fmt::Debug for KafkaPublisher {
@@ -65,17 +140,12 @@ impl KafkaPublisher {
             ("queue.buffering.max.messages", "1000000".to_owned()),
             ("compression.type", "lz4".to_owned()),
         ];
-        let create = |client: rdkafka::ClientConfig| -> Result<FutureProducer> {
-            client
-                .create()
-                .map_err(|e| Error::Configuration(format!("cannot create a Kafka producer: {e}")))
-        };
-        let producer = create(config.client_config(&defaults))?;
         let mut prompt = config.client_config(&defaults);
         prompt.set("linger.ms", "0");
+        let configs = (config.client_config(&defaults), prompt);
         Ok(Self {
-            producer,
-            prompt: create(prompt)?,
+            producers: Arc::new(RwLock::new(Arc::new(Producers::new(&configs)?))),
+            configs: Arc::new(configs),
             prompt_below: DEFAULT_PROMPT_BELOW,
             mode: ContentMode::Binary,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
@@ -102,15 +172,49 @@ impl KafkaPublisher {
         self
     }
 
-    /// The producer for large batches and raw records.
-    pub fn producer(&self) -> &FutureProducer {
-        &self.producer
+    /// The producer for large batches and raw records (the current one: it is replaced after
+    /// a fatal error).
+    pub fn producer(&self) -> FutureProducer {
+        self.current().bulk.clone()
     }
 
     /// Waits up to `timeout` (for each producer) for every queued record to be delivered.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
-        self.producer.flush(timeout).map_err(Error::unavailable)?;
-        self.prompt.flush(timeout).map_err(Error::unavailable)
+        let producers = self.current();
+        producers.bulk.flush(timeout).map_err(Error::unavailable)?;
+        producers.prompt.flush(timeout).map_err(Error::unavailable)
+    }
+
+    fn current(&self) -> Arc<Producers> {
+        Arc::clone(
+            &self
+                .producers
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Replaces `used` if it has failed fatally and nobody has replaced it yet.
+    fn recover(&self, used: &Arc<Producers>) {
+        let Some(error) = used.fatal_error() else {
+            return;
+        };
+        let mut current = self
+            .producers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !Arc::ptr_eq(&current, used) {
+            return;
+        }
+        match Producers::new(&self.configs) {
+            Ok(fresh) => {
+                warn!(%error, "Kafka producer failed fatally; replaced it");
+                *current = Arc::new(fresh);
+            }
+            Err(replacement) => {
+                warn!(%error, %replacement, "Kafka producer failed fatally and cannot be replaced");
+            }
+        }
     }
 
     fn encode(&self, envelope: &Envelope) -> Result<Record> {
@@ -166,19 +270,13 @@ impl KafkaPublisher {
 impl KafkaPublisher {
     /// Sends a raw record (e.g. a dead letter) and waits for its delivery report.
     pub async fn send_record(&self, record: &Record) -> Result<()> {
-        let delivery = self.enqueue(&self.producer, record).await?;
-        delivered(&record.topic, delivery).await
-    }
-}
-
-async fn delivered(topic: &str, delivery: DeliveryFuture) -> Result<()> {
-    match delivery.await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err((error, _))) => Err(publish_error(topic, error)),
-        Err(_) => Err(Error::Publish {
-            topic: topic.to_owned(),
-            source: "the producer was dropped before delivery".into(),
-        }),
+        let producers = self.current();
+        let delivery = self.enqueue(&producers.bulk, record).await?;
+        let result = producers.delivered(&record.topic, delivery).await;
+        if result.is_err() {
+            self.recover(&producers);
+        }
+        result
     }
 }
 
@@ -204,10 +302,11 @@ impl EventPublisher for KafkaPublisher {
         // `None` while the record is in flight.
         let mut outcome: Vec<Option<Result<()>>> = Vec::with_capacity(envelopes.len());
         let mut deliveries = Vec::with_capacity(envelopes.len());
+        let producers = self.current();
         let producer = if envelopes.len() < self.prompt_below {
-            &self.prompt
+            &producers.prompt
         } else {
-            &self.producer
+            &producers.bulk
         };
         // Every record goes into the producer's queue, in order, before any report is awaited,
         // so the batch travels in as few requests as librdkafka can make.
@@ -234,12 +333,21 @@ impl EventPublisher for KafkaPublisher {
                 }
             }
         }
+        let used = &producers;
         let reports = join_all(deliveries.into_iter().map(|(index, delivery)| async move {
-            (index, delivered(&envelopes[index].topic, delivery).await)
+            (
+                index,
+                used.delivered(&envelopes[index].topic, delivery).await,
+            )
         }))
         .await;
+        let mut failed = false;
         for (index, report) in reports {
+            failed |= report.is_err();
             outcome[index] = Some(report);
+        }
+        if failed {
+            self.recover(&producers);
         }
         outcome.into_iter().map(|o| o.unwrap_or(Ok(()))).collect()
     }
