@@ -7,7 +7,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use mongodb::{
     Client, ClientSession, Collection, IndexModel,
     bson::{Bson, Document, doc},
@@ -386,36 +386,51 @@ impl OutboxRepository for MongoBackend {
         let (sender, receiver) = watch::channel(0u64);
         let outbox = self.outbox.clone();
         runtime.spawn(async move {
-            loop {
-                let stream = outbox
-                    .watch()
-                    .pipeline([doc! { "$match": { "operationType": "insert" } }])
-                    .await;
-                let mut stream = match stream {
-                    Ok(stream) => stream,
-                    Err(error) => {
-                        return warn!(%error, "cannot open a change stream on the outbox; relays will poll");
-                    }
-                };
-                loop {
-                    tokio::select! {
-                        () = sender.closed() => return,
-                        event = stream.next() => match event {
-                            Some(Ok(_)) => sender.send_modify(|n| *n = n.wrapping_add(1)),
-                            Some(Err(error)) => {
-                                // Wake the relay in case an insert was missed, then reopen.
-                                warn!(%error, "outbox change stream failed; reopening");
-                                sender.send_modify(|n| *n = n.wrapping_add(1));
-                                tokio::time::sleep(Duration::from_millis(500)).await;
-                                break;
-                            }
-                            None => break,
-                        },
-                    }
-                }
+            tokio::select! {
+                () = sender.closed() => {}
+                () = forward_inserts(&outbox, &sender) => {}
             }
         });
         Some(Notifications::from_watch(receiver))
+    }
+}
+
+/// Wakes `sender` on every insert into `outbox`, reopening the change stream when it ends (an
+/// invalidation, a failover) or fails, after a pause so that a stream that keeps ending does
+/// not spin.
+async fn forward_inserts(outbox: &Collection<Document>, sender: &watch::Sender<u64>) {
+    let wake = || sender.send_modify(|n| *n = n.wrapping_add(1));
+    loop {
+        let opened = outbox
+            .watch()
+            .pipeline([doc! { "$match": { "operationType": "insert" } }])
+            .await;
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(error) => {
+                return warn!(%error, "cannot open a change stream on the outbox; relays will poll");
+            }
+        };
+        // One getMore at a time rather than `next()`: a server that answers an empty batch at
+        // once instead of waiting for data (SecantusDB does) would otherwise keep the driver
+        // polling in a loop that never yields.
+        while stream.is_alive() {
+            let asked = tokio::time::Instant::now();
+            match stream.next_if_any().await {
+                Ok(Some(_)) => wake(),
+                Ok(None) if asked.elapsed() < Duration::from_millis(5) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    warn!(%error, "outbox change stream failed; reopening");
+                    break;
+                }
+            }
+        }
+        // An insert may have been missed while the stream was down.
+        wake();
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
