@@ -18,7 +18,10 @@ use serde::{Deserialize, Serialize};
 use tidings::{
     BoxError, Envelope, EventPublisher, Message, RetryPolicy, Work,
     cloudevents::Record,
-    kafka::{ConsumerConfig, ConsumerReport, EventHandler, KafkaAdmin, KafkaConfig, KafkaConsumer},
+    kafka::{
+        ConsumerConfig, ConsumerReport, EventHandler, KafkaAdmin, KafkaConfig, KafkaConsumer,
+        KafkaPublisher,
+    },
     postgres::{PostgresBackend, PostgresTransaction, PostgresUnitOfWork, Schema},
     relay::{Relay, RelayConfig},
 };
@@ -387,5 +390,62 @@ impl<P: EventPublisher> EventPublisher for Stalling<P> {
     async fn publish_batch(&self, envelopes: &[Envelope]) -> Vec<tidings::Result<()>> {
         tokio::time::sleep(self.1).await;
         self.0.publish_batch(envelopes).await
+    }
+}
+
+/// A Kafka publisher that creates each topic the first time it sends to it, and deletes them
+/// all on [`delete_topics`](Self::delete_topics): for suites whose topics are made per case.
+#[derive(Clone)]
+pub struct CreatingTopics {
+    publisher: KafkaPublisher,
+    admin: Arc<KafkaAdmin>,
+    created: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl CreatingTopics {
+    /// A publisher to the cluster of `kafka`.
+    pub fn new(kafka: &KafkaConfig) -> Self {
+        Self {
+            publisher: KafkaPublisher::new(kafka).expect("publisher"),
+            admin: Arc::new(KafkaAdmin::new(kafka).expect("admin")),
+            created: Arc::default(),
+        }
+    }
+
+    /// Deletes every topic it created.
+    pub async fn delete_topics(&self) {
+        let topics: Vec<String> = std::mem::take(&mut *self.created.lock().expect("lock"))
+            .into_iter()
+            .collect();
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        if !names.is_empty() {
+            self.admin
+                .delete_topics(&names)
+                .await
+                .expect("delete topics");
+        }
+    }
+}
+
+impl EventPublisher for CreatingTopics {
+    async fn publish_batch(&self, envelopes: &[Envelope]) -> Vec<tidings::Result<()>> {
+        let new: Vec<String> = {
+            let created = self.created.lock().expect("lock");
+            envelopes
+                .iter()
+                .map(|e| e.topic.clone())
+                .filter(|t| !created.contains(t))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        for topic in new {
+            self.admin
+                .ensure_topic(&topic, 1)
+                .await
+                .expect("create topic");
+            self.created.lock().expect("lock").insert(topic);
+        }
+        self.publisher.publish_batch(envelopes).await
     }
 }

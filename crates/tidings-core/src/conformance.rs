@@ -9,6 +9,8 @@
 //! A capability a backend lacks is declared in [`Capabilities`] and the function says which
 //! weaker property it checked instead; nothing is skipped silently.
 
+pub mod persistent;
+
 use std::{
     collections::HashMap, future::Future, panic::AssertUnwindSafe, pin::Pin, time::Duration,
 };

@@ -1,6 +1,6 @@
 use std::{collections::BTreeMap, fmt, sync::Arc};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -169,7 +169,8 @@ impl Envelope {
             key: key.into(),
             message_type: message_type.into(),
             source: "tidings".to_owned(),
-            time: Utc::now(),
+            // Microseconds: what every store keeps, so a stored event reads back equal.
+            time: Utc::now().trunc_subsecs(6),
             subject: None,
             data_schema: None,
             content_type: content_type.into(),

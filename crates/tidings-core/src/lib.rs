@@ -14,6 +14,7 @@ mod envelope;
 mod error;
 mod message;
 mod notify;
+pub mod persistent;
 mod ports;
 mod retry;
 mod topic;

@@ -21,7 +21,7 @@ pub(crate) fn date(time: DateTime<Utc>) -> bson::DateTime {
     bson::DateTime::from_millis(time.timestamp_millis())
 }
 
-fn from_date(date: bson::DateTime) -> DateTime<Utc> {
+pub(crate) fn from_date(date: bson::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(date.timestamp_millis()).unwrap_or_default()
 }
 
@@ -29,17 +29,11 @@ fn optional(value: &Option<String>) -> Bson {
     value.clone().map_or(Bson::Null, Bson::String)
 }
 
-/// The document staged for `envelope` at `sequence`.
-pub(crate) fn to_document(
-    envelope: &Envelope,
-    sequence: i64,
-    now: DateTime<Utc>,
-) -> Result<Document> {
+/// The event's own fields (its id aside), as outbox rows and stored copies keep them.
+pub(crate) fn envelope_fields(envelope: &Envelope) -> Result<Document> {
     let extensions = bson::to_document(&envelope.extensions)
         .map_err(|e| Error::InvalidMessage(format!("extensions: {e}")))?;
     Ok(doc! {
-        "_id": envelope.id.as_str(),
-        "sequence": sequence,
         "topic": &envelope.topic,
         "partition_key": &envelope.key,
         "message_type": &envelope.message_type,
@@ -53,12 +47,25 @@ pub(crate) fn to_document(
         "correlation_id": optional(&envelope.correlation_id),
         "causation_id": optional(&envelope.causation_id),
         "traceparent": optional(&envelope.traceparent),
+    })
+}
+
+/// The document staged for `envelope` at `sequence`.
+pub(crate) fn to_document(
+    envelope: &Envelope,
+    sequence: i64,
+    now: DateTime<Utc>,
+) -> Result<Document> {
+    let mut document = doc! { "_id": envelope.id.as_str(), "sequence": sequence };
+    document.extend(envelope_fields(envelope)?);
+    document.extend(doc! {
         "status": PENDING,
         "attempts": 0_i32,
         "last_error": Bson::Null,
         "next_attempt_at": date(now),
         "created_at": date(now),
-    })
+    });
+    Ok(document)
 }
 
 fn corrupt(what: &str) -> Error {
@@ -78,34 +85,7 @@ fn optional_text(document: &Document, field: &str) -> Option<String> {
 
 /// The record held by `document`.
 pub(crate) fn to_record(document: &Document) -> Result<OutboxRecord> {
-    let payload = match document.get("payload") {
-        Some(Bson::Binary(binary)) => binary.bytes.clone(),
-        _ => return Err(corrupt("payload")),
-    };
-    let mut envelope = Envelope::new(
-        text(document, "topic")?,
-        text(document, "partition_key")?,
-        text(document, "message_type")?,
-        text(document, "content_type")?,
-        payload,
-    );
-    envelope.id = MessageId::from(text(document, "_id")?);
-    envelope.source = text(document, "source")?;
-    envelope.time = DateTime::parse_from_rfc3339(&text(document, "event_time")?)
-        .map_err(|_| corrupt("event_time"))?
-        .with_timezone(&Utc);
-    envelope.subject = optional_text(document, "subject");
-    envelope.data_schema = optional_text(document, "data_schema");
-    envelope.extensions = match document.get_document("extensions") {
-        Ok(extensions) => {
-            bson::from_document::<BTreeMap<String, ExtensionValue>>(extensions.clone())
-                .map_err(|_| corrupt("extensions"))?
-        }
-        Err(_) => BTreeMap::new(),
-    };
-    envelope.correlation_id = optional_text(document, "correlation_id");
-    envelope.causation_id = optional_text(document, "causation_id");
-    envelope.traceparent = optional_text(document, "traceparent");
+    let envelope = to_envelope(document, "_id")?;
     let status =
         RecordStatus::parse(&text(document, "status")?).ok_or_else(|| corrupt("status"))?;
     let attempts = match document.get("attempts") {
@@ -126,6 +106,39 @@ pub(crate) fn to_record(document: &Document) -> Result<OutboxRecord> {
             .map(|d| from_date(*d))
             .map_err(|_| corrupt("created_at"))?,
     ))
+}
+
+/// The envelope held by `document`, its id in field `id_field`.
+pub(crate) fn to_envelope(document: &Document, id_field: &str) -> Result<Envelope> {
+    let payload = match document.get("payload") {
+        Some(Bson::Binary(binary)) => binary.bytes.clone(),
+        _ => return Err(corrupt("payload")),
+    };
+    let mut envelope = Envelope::new(
+        text(document, "topic")?,
+        text(document, "partition_key")?,
+        text(document, "message_type")?,
+        text(document, "content_type")?,
+        payload,
+    );
+    envelope.id = MessageId::from(text(document, id_field)?);
+    envelope.source = text(document, "source")?;
+    envelope.time = DateTime::parse_from_rfc3339(&text(document, "event_time")?)
+        .map_err(|_| corrupt("event_time"))?
+        .with_timezone(&Utc);
+    envelope.subject = optional_text(document, "subject");
+    envelope.data_schema = optional_text(document, "data_schema");
+    envelope.extensions = match document.get_document("extensions") {
+        Ok(extensions) => {
+            bson::from_document::<BTreeMap<String, ExtensionValue>>(extensions.clone())
+                .map_err(|_| corrupt("extensions"))?
+        }
+        Err(_) => BTreeMap::new(),
+    };
+    envelope.correlation_id = optional_text(document, "correlation_id");
+    envelope.causation_id = optional_text(document, "causation_id");
+    envelope.traceparent = optional_text(document, "traceparent");
+    Ok(envelope)
 }
 
 /// The fields of a row that decide whether a claim may take it.

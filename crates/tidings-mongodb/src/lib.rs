@@ -50,9 +50,11 @@ mod backend;
 mod claim;
 mod document;
 mod error;
+mod event_store;
 mod names;
 
 pub use backend::MongoBackend;
+pub use event_store::MongoEventStore;
 pub use names::Names;
 
 /// The transaction a handler writes its own data in: a session with a transaction started.

@@ -13,7 +13,11 @@ use tidings_core::{
 use tokio::sync::watch;
 use tracing::warn;
 
-use crate::{PostgresTransaction, Schema, error::classify};
+use crate::{
+    PostgresTransaction, Schema,
+    columns::{ENVELOPE_ARRAYS, ENVELOPE_FIELDS, EnvelopeColumns, envelope_from_row},
+    error::classify,
+};
 
 /// Outbox, inbox and dead letters in PostgreSQL. Cloning shares the pool.
 #[derive(Clone, Debug)]
@@ -98,12 +102,8 @@ impl Statements {
             // One round trip: the rows and the wake-up, which PostgreSQL delivers only if (and
             // when) the transaction commits.
             stage: format!(
-                "WITH staged AS (INSERT INTO {outbox} (id, topic, partition_key, message_type, \
-                 source, event_time, subject, data_schema, content_type, extensions, payload, \
-                 correlation_id, causation_id, traceparent) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-                 $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::bytea[], \
-                 $12::text[], $13::text[], $14::text[]) RETURNING 1) \
+                "WITH staged AS (INSERT INTO {outbox} (id, {ENVELOPE_FIELDS}) \
+                 SELECT * FROM UNNEST({ENVELOPE_ARRAYS}) RETURNING 1) \
                  SELECT (SELECT count(*) FROM staged), pg_notify($15, '')"
             ),
             notify_channel: schema.channel(),
@@ -211,25 +211,9 @@ impl Statements {
 
 fn record_from_row(row: &PgRow) -> Result<OutboxRecord> {
     let corrupt = |what: &str| Error::backend(format!("corrupt outbox row: {what}"));
-    let get_text = |name: &str| row.try_get::<String, _>(name).map_err(classify);
-    let extensions: serde_json::Value = row.try_get("extensions").map_err(classify)?;
-    let status = RecordStatus::parse(&get_text("status")?).ok_or_else(|| corrupt("status"))?;
-    let mut envelope = Envelope::new(
-        get_text("topic")?,
-        get_text("partition_key")?,
-        get_text("message_type")?,
-        get_text("content_type")?,
-        row.try_get::<Vec<u8>, _>("payload").map_err(classify)?,
-    );
-    envelope.id = MessageId::from(get_text("id")?);
-    envelope.source = get_text("source")?;
-    envelope.time = row.try_get("event_time").map_err(classify)?;
-    envelope.subject = row.try_get("subject").map_err(classify)?;
-    envelope.data_schema = row.try_get("data_schema").map_err(classify)?;
-    envelope.extensions = serde_json::from_value(extensions).map_err(|_| corrupt("extensions"))?;
-    envelope.correlation_id = row.try_get("correlation_id").map_err(classify)?;
-    envelope.causation_id = row.try_get("causation_id").map_err(classify)?;
-    envelope.traceparent = row.try_get("traceparent").map_err(classify)?;
+    let status = RecordStatus::parse(&row.try_get::<String, _>("status").map_err(classify)?)
+        .ok_or_else(|| corrupt("status"))?;
+    let envelope = envelope_from_row(row, "id")?;
     Ok(OutboxRecord::new(
         envelope,
         row.try_get("sequence").map_err(classify)?,
@@ -337,34 +321,9 @@ impl OutboxRepository for PostgresBackend {
         for envelope in envelopes {
             envelope.validate(&self.limits)?;
         }
-        let column = |f: fn(&Envelope) -> String| envelopes.iter().map(f).collect::<Vec<_>>();
-        let optional =
-            |f: fn(&Envelope) -> Option<String>| envelopes.iter().map(f).collect::<Vec<_>>();
-        let extensions = envelopes
-            .iter()
-            .map(|e| serde_json::to_value(&e.extensions))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::InvalidMessage(format!("extensions: {e}")))?;
-        sqlx::query(&self.statements.stage)
-            .bind(column(|e| e.id.to_string()))
-            .bind(column(|e| e.topic.clone()))
-            .bind(column(|e| e.key.clone()))
-            .bind(column(|e| e.message_type.clone()))
-            .bind(column(|e| e.source.clone()))
-            .bind(envelopes.iter().map(|e| e.time).collect::<Vec<_>>())
-            .bind(optional(|e| e.subject.clone()))
-            .bind(optional(|e| e.data_schema.clone()))
-            .bind(column(|e| e.content_type.clone()))
-            .bind(extensions)
-            .bind(
-                envelopes
-                    .iter()
-                    .map(|e| e.payload.as_slice())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(optional(|e| e.correlation_id.clone()))
-            .bind(optional(|e| e.causation_id.clone()))
-            .bind(optional(|e| e.traceparent.clone()))
+        let columns = EnvelopeColumns::new(envelopes)?;
+        columns
+            .bind(sqlx::query(&self.statements.stage))
             .bind(&self.statements.notify_channel)
             .execute(&mut **transaction)
             .await

@@ -28,10 +28,13 @@
 //!   migration tool.
 
 mod backend;
+mod columns;
 mod error;
+mod event_store;
 mod schema;
 
 pub use backend::PostgresBackend;
+pub use event_store::PostgresEventStore;
 pub use schema::Schema;
 
 /// The native transaction a handler writes its own data with.

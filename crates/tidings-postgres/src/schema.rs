@@ -19,7 +19,7 @@ impl Default for Schema {
     }
 }
 
-fn validate(kind: &str, name: &str) -> Result<()> {
+pub(crate) fn validate(kind: &str, name: &str) -> Result<()> {
     let mut bytes = name.bytes();
     let valid = name.len() <= 48
         && bytes

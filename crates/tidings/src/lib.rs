@@ -9,10 +9,11 @@
 
 pub use tidings_core::{
     BoxError, ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, EnvelopeFactory,
-    Error, EventPublisher, ExtensionValue, InboxClaim, InboxRepository, Limits, Message, MessageId,
-    Notifications, Notifier, OutboxRecord, OutboxRepository, OutboxRepositoryExt, OutboxStats,
-    Outcome, Payload, RecordStatus, Result, RetryPolicy, Settlement, TopicRouter, Transactional,
-    cloudevents, context,
+    Error, EventPublisher, EventStore, ExtensionValue, InboxClaim, InboxRepository, Limits,
+    Message, MessageId, Notifications, Notifier, OutboxRecord, OutboxRepository,
+    OutboxRepositoryExt, OutboxStats, Outcome, Payload, RecordStatus, Result, RetryPolicy,
+    Settlement, StoredEvent, StoredEventQuery, TopicRouter, Transactional, cloudevents, context,
+    persistent,
 };
 pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work};
 

@@ -1,11 +1,13 @@
 //! The ports adapters implement. Every method returns `impl Future + Send` so the ports can be
 //! used from spawned tasks; each has a forwarding impl for `Arc<T>`.
 
+mod event_store;
 mod inbox;
 mod outbox;
 mod publisher;
 mod transaction;
 
+pub use event_store::{EventStore, StoredEvent, StoredEventQuery};
 pub use inbox::{InboxClaim, InboxRepository};
 pub use outbox::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, OutboxRecord, OutboxRepository,

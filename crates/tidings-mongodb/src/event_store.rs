@@ -1,0 +1,198 @@
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use futures_util::TryStreamExt;
+use mongodb::{
+    Client, Collection, IndexModel,
+    bson::{Bson, Document, doc},
+    options::{IndexOptions, ReplaceOneModel},
+};
+use tidings_core::{Error, EventStore, MessageId, Result, StoredEvent, StoredEventQuery};
+
+use crate::{
+    Names,
+    document::{date, envelope_fields, from_date, to_envelope},
+    error::{classify, code},
+};
+
+/// The persistent publisher's copies in a MongoDB collection (by default
+/// `tidings_published_events` in the database of a [`Names`]), `_id` being the storage id.
+#[derive(Clone, Debug)]
+pub struct MongoEventStore {
+    client: Client,
+    events: Collection<Document>,
+    /// MongoDB before 8.0 has no `bulkWrite` command: copies are then replaced one by one.
+    one_by_one: Arc<AtomicBool>,
+}
+
+/// MongoDB's code for a command the server does not know.
+const COMMAND_NOT_FOUND: i32 = 59;
+
+impl MongoEventStore {
+    /// The store in the database of `names`. Call [`migrate`](Self::migrate) once before use.
+    pub fn new(client: Client, names: &Names) -> Self {
+        let events = client
+            .database(names.database())
+            .collection("tidings_published_events");
+        Self {
+            client,
+            events,
+            one_by_one: Arc::default(),
+        }
+    }
+
+    /// Keeps the copies in collection `collection`.
+    pub fn with_collection(self, names: &Names, collection: &str) -> Result<Self> {
+        Names::new(names.database(), collection, names.inbox())?;
+        Ok(Self {
+            events: self
+                .client
+                .database(names.database())
+                .collection(collection),
+            ..self
+        })
+    }
+
+    /// Creates the indexes the store reads through.
+    pub async fn migrate(&self) -> Result<()> {
+        let index = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().name(name.to_owned()).build())
+                .build()
+        };
+        self.events
+            .create_indexes([
+                index(doc! { "created": 1, "_id": 1 }, "tidings_created"),
+                index(
+                    doc! { "published": 1, "created": 1, "_id": 1 },
+                    "tidings_unpublished",
+                ),
+            ])
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    fn document(event: &StoredEvent) -> Result<Document> {
+        let mut document = doc! {
+            "_id": &event.storage_id,
+            "event_id": event.envelope.id.as_str(),
+        };
+        document.extend(envelope_fields(&event.envelope)?);
+        document.insert("created", date(event.created));
+        document.insert("published", false);
+        Ok(document)
+    }
+}
+
+fn stored(document: &Document) -> Result<StoredEvent> {
+    let corrupt = |what: &str| Error::backend(format!("corrupt stored event: {what}"));
+    Ok(StoredEvent::new(
+        document.get_str("_id").map_err(|_| corrupt("_id"))?,
+        to_envelope(document, "event_id")?,
+        document
+            .get_datetime("created")
+            .map(|d| from_date(*d))
+            .map_err(|_| corrupt("created"))?,
+    )
+    .with_published(document.get_bool("published").unwrap_or(false)))
+}
+
+impl EventStore for MongoEventStore {
+    async fn store(&self, events: &[StoredEvent]) -> Result<()> {
+        let replacements = events
+            .iter()
+            .map(|event| Ok((event.storage_id.as_str(), Self::document(event)?)))
+            .collect::<Result<Vec<_>>>()?;
+        if replacements.is_empty() {
+            return Ok(());
+        }
+        if !self.one_by_one.load(Ordering::Relaxed) {
+            let models = replacements.iter().map(|(id, document)| {
+                ReplaceOneModel::builder()
+                    .namespace(self.events.namespace())
+                    .filter(doc! { "_id": *id })
+                    .replacement(document.clone())
+                    .upsert(true)
+                    .build()
+            });
+            match self.client.bulk_write(models).await {
+                Ok(_) => return Ok(()),
+                Err(error) if code(&error) == Some(COMMAND_NOT_FOUND) => {
+                    self.one_by_one.store(true, Ordering::Relaxed);
+                }
+                Err(error) => return Err(classify(error)),
+            }
+        }
+        for (id, document) in replacements {
+            self.events
+                .replace_one(doc! { "_id": id }, document)
+                .upsert(true)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    async fn mark_published(&self, events: &[(String, MessageId)]) -> Result<u64> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        // Only copies still holding the event that was sent: `$or` of (storage id, event id).
+        let pairs: Vec<Document> = events
+            .iter()
+            .map(|(storage_id, id)| doc! { "_id": storage_id, "event_id": id.as_str() })
+            .collect();
+        let result = self
+            .events
+            .update_many(
+                doc! { "$or": pairs },
+                doc! { "$set": { "published": true } },
+            )
+            .await
+            .map_err(classify)?;
+        Ok(result.modified_count)
+    }
+
+    async fn page(&self, query: &StoredEventQuery) -> Result<Vec<StoredEvent>> {
+        let mut filter = Document::new();
+        if query.unpublished_only {
+            filter.insert("published", false);
+        }
+        if let Some((created, id)) = &query.after {
+            filter.insert(
+                "$or",
+                vec![
+                    Bson::Document(doc! { "created": { "$gt": date(*created) } }),
+                    Bson::Document(doc! { "created": date(*created), "_id": { "$gt": id } }),
+                ],
+            );
+        }
+        let documents: Vec<Document> = self
+            .events
+            .find(filter)
+            .sort(doc! { "created": 1, "_id": 1 })
+            .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(classify)?
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        documents.iter().map(stored).collect()
+    }
+
+    async fn assign_event_id(&self, storage_id: &str, id: &MessageId) -> Result<bool> {
+        let result = self
+            .events
+            .update_one(
+                doc! { "_id": storage_id, "event_id": "" },
+                doc! { "$set": { "event_id": id.as_str() } },
+            )
+            .await
+            .map_err(classify)?;
+        Ok(result.modified_count == 1)
+    }
+}
