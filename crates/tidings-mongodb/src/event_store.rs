@@ -141,15 +141,15 @@ impl EventStore for MongoEventStore {
         if events.is_empty() {
             return Ok(0);
         }
-        // Only copies still holding the event that was sent: `$or` of (storage id, event id).
-        let pairs: Vec<Document> = events
-            .iter()
-            .map(|(storage_id, id)| doc! { "_id": storage_id, "event_id": id.as_str() })
-            .collect();
+        // Only copies still holding the event that was sent. Two `$in`s say the same as a list
+        // of (storage id, event id) pairs, because an event is only ever kept under the one
+        // storage id it maps to; unlike an `$or` of pairs, they go through the `_id` index.
+        let storage_ids: Vec<&str> = events.iter().map(|(s, _)| s.as_str()).collect();
+        let event_ids: Vec<&str> = events.iter().map(|(_, id)| id.as_str()).collect();
         let result = self
             .events
             .update_many(
-                doc! { "$or": pairs },
+                doc! { "_id": { "$in": storage_ids }, "event_id": { "$in": event_ids } },
                 doc! { "$set": { "published": true } },
             )
             .await
