@@ -5,6 +5,7 @@
 
 mod fixture;
 mod measure;
+mod persistent;
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -28,7 +29,7 @@ struct Args {
     #[arg(long, default_value_t = 4)]
     relay_workers: usize,
     /// Only these figures (comma-separated: ceilings, relay, latency, overhead, staging,
-    /// consumer, rss); the rest are reported as not measured.
+    /// consumer, persistent, rss); the rest are reported as not measured.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds of steady load for the latency figures.
@@ -344,6 +345,49 @@ async fn benchmark(mut args: Args) {
             "consumer_events_per_s".into(),
             json!({ "with_inbox": with_inbox, "without_inbox": without_inbox, "ratio": ratio }),
         );
+    }
+    if wants("persistent") {
+        step("persistent publisher against plain Kafka publishing");
+        let mongo_url = std::env::var("MONGODB_URL").ok();
+        let (one_by_one, batched) = if args.quick {
+            (200, 2_000)
+        } else {
+            (2_000, 20_000)
+        };
+        let figures =
+            persistent::figures(&url, mongo_url.as_deref(), &kafka, one_by_one, batched).await;
+        let cell = |call: &str, figure: &str| {
+            ["kafka", "postgres", "mongodb"]
+                .iter()
+                .map(|store| {
+                    figures[store][call][figure]
+                        .as_f64()
+                        .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        for (name, call, figure) in [
+            (
+                "publish 1 by 1, kafka|pg|mongo (events/s)",
+                "publish",
+                "events_per_s",
+            ),
+            ("  client CPU per event (us)", "publish", "cpu_us_per_event"),
+            (
+                "publish_many 100, kafka|pg|mongo (events/s)",
+                "publish_many_100",
+                "events_per_s",
+            ),
+            (
+                "  client CPU per event (us)",
+                "publish_many_100",
+                "cpu_us_per_event",
+            ),
+        ] {
+            rows.push(Row::info(name, cell(call, figure)));
+        }
+        results.insert("persistent_publisher".into(), figures);
     }
     if wants("rss") {
         step("peak RSS of a relay-only process");
