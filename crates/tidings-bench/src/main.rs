@@ -94,7 +94,8 @@ async fn relay_only(schema: &str, expect: u64) {
     let relay = Relay::new(
         backend.clone(),
         publisher.clone(),
-        measure::relay_config("rss", 2).with_batch_size(1000),
+        // The library's defaults: two workers, batches of 500.
+        measure::relay_config("rss", 2).with_batch_size(500),
     );
     let shutdown = CancellationToken::new();
     let running = tokio::spawn({

@@ -36,3 +36,14 @@ async fn conformance_suite() {
     })
     .await;
 }
+
+/// The persistent publisher's rules with the in-memory store and broker (the real stores run
+/// them in `tests/tests/persistent_publisher.rs`).
+#[tokio::test]
+async fn persistent_publisher_suite() {
+    tidings_core::conformance::persistent::run_suite(
+        async || crate::MemoryEventStore::new(),
+        crate::MemoryBroker::new(),
+    )
+    .await;
+}

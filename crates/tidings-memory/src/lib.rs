@@ -7,9 +7,11 @@
 
 mod backend;
 mod broker;
+mod event_store;
 
 pub use backend::{MemoryBackend, MemoryTransaction};
 pub use broker::{Fault, MemoryBroker};
+pub use event_store::MemoryEventStore;
 
 /// The unit of work over the in-memory backend.
 pub type MemoryUnitOfWork = tidings_uow::UnitOfWork<MemoryBackend>;

@@ -22,6 +22,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The persistent publisher's copies can live in MongoDB too ([`MongoEventStore`]):
+//!
+//! ```no_run
+//! # async fn example(
+//! #     kafka: impl tidings_core::EventPublisher,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! use tidings_core::persistent::{PersistentConfig, PersistentPublisher};
+//! use tidings_mongodb::{MongoBackend, MongoEventStore, Names};
+//!
+//! let backend = MongoBackend::connect("mongodb://db:27017/?replicaSet=rs0").await?;
+//! let store = MongoEventStore::new(backend.client().clone(), &Names::in_database("shop")?);
+//! store.migrate().await?;
+//! let publisher = PersistentPublisher::new(
+//!     store,
+//!     kafka, // a tidings_kafka::KafkaPublisher in a service
+//!     PersistentConfig::new().compacted(["customers"]),
+//! )?;
+//! publisher.publish_pending().await?; // whatever an outage left unsent
+//! # Ok(()) }
+//! ```
+//!
 //! # Transactions need a replica set
 //! Multi-document transactions exist only on replica set members and `mongos` routers. A
 //! single development server must be started as a one-member replica set (`mongod --replSet

@@ -18,6 +18,29 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The persistent publisher's copies can live in PostgreSQL ([`PostgresEventStore`]):
+//!
+//! ```no_run
+//! # async fn example(
+//! #     pool: sqlx::PgPool,
+//! #     kafka: impl tidings_core::EventPublisher,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! use tidings_core::persistent::{PersistentConfig, PersistentPublisher, WhenBrokerFails};
+//! use tidings_postgres::{PostgresEventStore, Schema};
+//!
+//! let store = PostgresEventStore::new(pool, &Schema::in_schema("messaging")?);
+//! store.migrate().await?; // or apply `store.migration_sql()` with your own tool
+//! let publisher = PersistentPublisher::new(
+//!     store,
+//!     kafka, // a tidings_kafka::KafkaPublisher in a service
+//!     PersistentConfig::new()
+//!         .unstored(["audit-pings"])
+//!         .when_broker_fails(WhenBrokerFails::KeepForLater),
+//! )?;
+//! publisher.republish().await?; // rebuild a topic from the copies
+//! # Ok(()) }
+//! ```
+//!
 //! - Claims lock the heads of keys with `FOR UPDATE SKIP LOCKED`, so any number of relays share
 //!   one outbox without waiting on each other and without sending a key out of order; leases
 //!   expire when a relay dies.
