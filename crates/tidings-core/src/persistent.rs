@@ -151,10 +151,9 @@ impl<S: EventStore, P: EventPublisher> PersistentPublisher<S, P> {
             self.store.store(&copies).await?;
         }
         let results = self.send(envelopes).await;
-        let unstored_failure = envelopes
-            .iter()
-            .zip(&results)
-            .find(|(envelope, result)| result.is_err() && self.storage_id(envelope).is_none());
+        let unstored_failure = envelopes.iter().zip(&results).find(|(envelope, result)| {
+            result.is_err() && self.config.unstored.contains(&envelope.topic)
+        });
         let report = self.settle(&latest, envelopes, &results).await?;
         if let Some((envelope, _)) = unstored_failure {
             // Nothing kept it: this one is lost unless the caller retries.

@@ -7,11 +7,9 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use mongodb::{
-    Client, ClientSession, Collection, IndexModel,
+    Client, ClientSession, Collection,
     bson::{Bson, Document, doc},
-    options::IndexOptions,
 };
 use tidings_core::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
@@ -25,6 +23,7 @@ use crate::{
     MongoTransaction, Names,
     document::{DEAD, LEASED, PENDING, PUBLISHED, date, to_document, to_record},
     error::{classify, is_duplicate_key, is_write_conflict},
+    query::{all, delete_oldest, named_index},
 };
 
 /// Outbox, inbox and dead letters in MongoDB. Cloning shares the client.
@@ -147,23 +146,17 @@ impl MongoBackend {
                 }
             }
         }
-        let index = |keys: Document, name: &str| {
-            IndexModel::builder()
-                .keys(keys)
-                .options(IndexOptions::builder().name(name.to_owned()).build())
-                .build()
-        };
         self.outbox
             .create_indexes([
                 // Claims: unfinished rows in sequence order.
-                index(doc! { "status": 1, "sequence": 1 }, "tidings_by_status"),
+                named_index(doc! { "status": 1, "sequence": 1 }, "tidings_by_status"),
                 // Retention: published rows by age.
-                index(doc! { "status": 1, "published_at": 1 }, "tidings_published"),
+                named_index(doc! { "status": 1, "published_at": 1 }, "tidings_published"),
             ])
             .await
             .map_err(classify)?;
         self.inbox
-            .create_index(index(doc! { "received_at": 1 }, "tidings_received"))
+            .create_index(named_index(doc! { "received_at": 1 }, "tidings_received"))
             .await
             .map_err(classify)?;
         Ok(())
@@ -326,41 +319,15 @@ impl OutboxRepository for MongoBackend {
     }
 
     async fn purge_published(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
-        let oldest: Vec<Document> = self
-            .outbox
-            .find(doc! { "status": PUBLISHED, "published_at": { "$lt": date(before) } })
-            .sort(doc! { "published_at": 1 })
-            .limit(i64::from(limit))
-            .projection(doc! { "_id": 1 })
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
-        if oldest.is_empty() {
-            return Ok(0);
-        }
-        let ids: Vec<Bson> = oldest
-            .into_iter()
-            .filter_map(|d| d.get("_id").cloned())
-            .collect();
-        let deleted = self
-            .outbox
-            .delete_many(doc! { "_id": { "$in": ids }, "status": PUBLISHED })
-            .await
-            .map_err(classify)?;
-        Ok(deleted.deleted_count)
+        let filter = doc! { "status": PUBLISHED, "published_at": { "$lt": date(before) } };
+        delete_oldest(&self.outbox, filter, "published_at", limit).await
     }
 
     async fn stats(&self) -> Result<OutboxStats> {
-        let groups: Vec<Document> = self
+        let groups = all(self
             .outbox
-            .aggregate([doc! { "$group": { "_id": "$status", "n": { "$sum": 1 } } }])
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+            .aggregate([doc! { "$group": { "_id": "$status", "n": { "$sum": 1 } } }]))
+        .await?;
         let counts: Vec<(String, i64)> = groups
             .iter()
             .filter_map(|g| {
@@ -475,48 +442,22 @@ impl InboxRepository for MongoBackend {
     }
 
     async fn purge_inbox(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
-        let oldest: Vec<Document> = self
-            .inbox
-            .find(doc! { "received_at": { "$lt": date(before) } })
-            .sort(doc! { "received_at": 1 })
-            .limit(i64::from(limit))
-            .projection(doc! { "_id": 1 })
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
-        if oldest.is_empty() {
-            return Ok(0);
-        }
-        let ids: Vec<Bson> = oldest
-            .into_iter()
-            .filter_map(|d| d.get("_id").cloned())
-            .collect();
-        let deleted = self
-            .inbox
-            .delete_many(doc! { "_id": { "$in": ids } })
-            .await
-            .map_err(classify)?;
-        Ok(deleted.deleted_count)
+        let filter = doc! { "received_at": { "$lt": date(before) } };
+        delete_oldest(&self.inbox, filter, "received_at", limit).await
     }
 }
 
 impl DeadLetterRepository for MongoBackend {
     async fn list_dead_letters(&self, query: &DeadLetterQuery) -> Result<Vec<OutboxRecord>> {
-        let documents: Vec<Document> = self
+        let documents = all(self
             .outbox
             .find(doc! {
                 "status": DEAD,
                 "sequence": { "$gt": query.after_sequence.unwrap_or(i64::MIN) },
             })
             .sort(doc! { "sequence": 1 })
-            .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+            .limit(i64::try_from(query.limit).unwrap_or(i64::MAX)))
+        .await?;
         documents.iter().map(to_record).collect()
     }
 

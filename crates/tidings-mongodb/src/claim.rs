@@ -14,7 +14,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use tidings_core::{ClaimRequest, OutboxRecord, Result};
 
@@ -22,6 +21,7 @@ use crate::{
     MongoBackend,
     document::{LEASED, PENDING, date, to_claim_view, to_record},
     error::classify,
+    query::all,
 };
 
 /// Pages one claim reads at most before settling for what it has.
@@ -102,7 +102,7 @@ async fn plan(backend: &MongoBackend, request: &ClaimRequest) -> Result<Vec<Outb
     let mut after = i64::MIN;
     for _ in 0..MAX_PAGES {
         let excluded: Vec<&str> = seen.iter().map(String::as_str).collect();
-        let page: Vec<Document> = backend
+        let page = all(backend
             .outbox
             .find(doc! {
                 "status": { "$in": [PENDING, LEASED] },
@@ -110,12 +110,8 @@ async fn plan(backend: &MongoBackend, request: &ClaimRequest) -> Result<Vec<Outb
                 "partition_key": { "$nin": excluded },
             })
             .sort(doc! { "sequence": 1 })
-            .limit(page_size(request))
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+            .limit(page_size(request)))
+        .await?;
         let exhausted = i64::try_from(page.len()).unwrap_or(i64::MAX) < page_size(request);
         let Some(last) = page.last() else { break };
         after = last.get_i64("sequence").unwrap_or(i64::MAX);
@@ -151,15 +147,11 @@ async fn find_claimed(
     ids: &[&str],
     token: &str,
 ) -> Result<Vec<OutboxRecord>> {
-    let documents: Vec<Document> = backend
+    let documents = all(backend
         .outbox
         .find(doc! { "_id": { "$in": ids }, "claim": token })
-        .sort(doc! { "sequence": 1 })
-        .await
-        .map_err(classify)?
-        .try_collect()
-        .await
-        .map_err(classify)?;
+        .sort(doc! { "sequence": 1 }))
+    .await?;
     documents.iter().map(to_record).collect()
 }
 

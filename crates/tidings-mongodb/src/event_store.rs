@@ -3,11 +3,10 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use futures_util::TryStreamExt;
 use mongodb::{
-    Client, Collection, IndexModel,
+    Client, Collection,
     bson::{Bson, Document, doc},
-    options::{IndexOptions, ReplaceOneModel},
+    options::ReplaceOneModel,
 };
 use tidings_core::{Error, EventStore, MessageId, Result, StoredEvent, StoredEventQuery};
 
@@ -15,6 +14,8 @@ use crate::{
     Names,
     document::{date, envelope_fields, from_date, to_envelope},
     error::{classify, code},
+    names::validate_collection,
+    query::{all, named_index},
 };
 
 /// The persistent publisher's copies in a MongoDB collection (by default
@@ -45,7 +46,7 @@ impl MongoEventStore {
 
     /// Keeps the copies in collection `collection`.
     pub fn with_collection(self, names: &Names, collection: &str) -> Result<Self> {
-        Names::new(names.database(), collection, names.inbox())?;
+        validate_collection(collection)?;
         Ok(Self {
             events: self
                 .client
@@ -57,16 +58,10 @@ impl MongoEventStore {
 
     /// Creates the indexes the store reads through.
     pub async fn migrate(&self) -> Result<()> {
-        let index = |keys: Document, name: &str| {
-            IndexModel::builder()
-                .keys(keys)
-                .options(IndexOptions::builder().name(name.to_owned()).build())
-                .build()
-        };
         self.events
             .create_indexes([
-                index(doc! { "created": 1, "_id": 1 }, "tidings_created"),
-                index(
+                named_index(doc! { "created": 1, "_id": 1 }, "tidings_created"),
+                named_index(
                     doc! { "published": 1, "created": 1, "_id": 1 },
                     "tidings_unpublished",
                 ),
@@ -171,16 +166,12 @@ impl EventStore for MongoEventStore {
                 ],
             );
         }
-        let documents: Vec<Document> = self
+        let documents = all(self
             .events
             .find(filter)
             .sort(doc! { "created": 1, "_id": 1 })
-            .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+            .limit(i64::try_from(query.limit).unwrap_or(i64::MAX)))
+        .await?;
         documents.iter().map(stored).collect()
     }
 

@@ -73,6 +73,7 @@ mod document;
 mod error;
 mod event_store;
 mod names;
+mod query;
 
 pub use backend::MongoBackend;
 pub use event_store::MongoEventStore;

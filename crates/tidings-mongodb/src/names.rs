@@ -84,7 +84,7 @@ fn validate_database(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_collection(name: &str) -> Result<()> {
+pub(crate) fn validate_collection(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(invalid("collection", name, "it is empty"));
     }

@@ -12,7 +12,7 @@ use crate::error::classify;
 
 /// The envelope columns, in the order of [`ENVELOPE_ARRAYS`].
 pub(crate) struct EnvelopeColumns<'a> {
-    envelopes: &'a [Envelope],
+    envelopes: Vec<&'a Envelope>,
     extensions: Vec<serde_json::Value>,
 }
 
@@ -27,7 +27,8 @@ pub(crate) const ENVELOPE_FIELDS: &str = "topic, partition_key, message_type, so
      causation_id, traceparent";
 
 impl<'a> EnvelopeColumns<'a> {
-    pub(crate) fn new(envelopes: &'a [Envelope]) -> Result<Self> {
+    pub(crate) fn new(envelopes: impl IntoIterator<Item = &'a Envelope>) -> Result<Self> {
+        let envelopes: Vec<&Envelope> = envelopes.into_iter().collect();
         let extensions = envelopes
             .iter()
             .map(|e| serde_json::to_value(&e.extensions))
@@ -44,10 +45,12 @@ impl<'a> EnvelopeColumns<'a> {
         &'q self,
         query: Query<'q, Postgres, PgArguments>,
     ) -> Query<'q, Postgres, PgArguments> {
-        let envelopes = self.envelopes;
-        let column = |f: fn(&Envelope) -> String| envelopes.iter().map(f).collect::<Vec<_>>();
-        let optional =
-            |f: fn(&Envelope) -> Option<String>| envelopes.iter().map(f).collect::<Vec<_>>();
+        let envelopes = &self.envelopes;
+        let column =
+            |f: fn(&Envelope) -> String| envelopes.iter().copied().map(f).collect::<Vec<_>>();
+        let optional = |f: fn(&Envelope) -> Option<String>| {
+            envelopes.iter().copied().map(f).collect::<Vec<_>>()
+        };
         query
             .bind(column(|e| e.id.to_string()))
             .bind(column(|e| e.topic.clone()))

@@ -19,7 +19,11 @@ pub struct PostgresEventStore {
     statements: std::sync::Arc<Statements>,
 }
 
-#[derive(Debug, Default)]
+fn qualified(schema: &str, table: &str) -> String {
+    format!("\"{schema}\".\"{table}\"")
+}
+
+#[derive(Debug)]
 struct Statements {
     store: String,
     mark_published: String,
@@ -41,21 +45,17 @@ impl PostgresEventStore {
     }
 
     fn build(pool: PgPool, schema: &str, name: &str) -> Self {
-        let store = Self {
-            statements: std::sync::Arc::default(),
+        Self {
+            statements: std::sync::Arc::new(Statements::new(&qualified(schema, name))),
             pool,
             schema: schema.to_owned(),
             name: name.to_owned(),
-        };
-        Self {
-            statements: std::sync::Arc::new(Statements::new(&store.table())),
-            ..store
         }
     }
 
     /// The table, schema-qualified and quoted.
     pub fn table(&self) -> String {
-        format!("\"{}\".\"{}\"", self.schema, self.name)
+        qualified(&self.schema, &self.name)
     }
 
     /// The DDL for the table (idempotent), for users with their own migration tool.
@@ -152,8 +152,7 @@ impl EventStore for PostgresEventStore {
         if events.is_empty() {
             return Ok(());
         }
-        let envelopes: Vec<Envelope> = events.iter().map(|e| e.envelope.clone()).collect();
-        let columns = EnvelopeColumns::new(&envelopes)?;
+        let columns = EnvelopeColumns::new(events.iter().map(|e| &e.envelope))?;
         let storage_ids: Vec<&str> = events.iter().map(|e| e.storage_id.as_str()).collect();
         // One `created` for the batch: every copy in it was stored at once.
         let created = events
