@@ -621,7 +621,10 @@ pub async fn a_held_key_with_a_long_backlog_starves_nobody<H: Harness>(harness: 
     let held: Vec<Envelope> = (1..=250)
         .map(|n| event(&topic, "a", &format!("a{n}")))
         .collect();
-    stage_committed(backend, &held).await;
+    // In several commits: a DynamoDB transaction holds at most 100 items.
+    for commit in held.chunks(50) {
+        stage_committed(backend, commit).await;
+    }
     stage_committed(
         backend,
         &[

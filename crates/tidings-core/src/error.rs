@@ -63,6 +63,17 @@ pub enum Error {
     /// The backend reported an error that retrying will not fix.
     #[error("backend error: {0}")]
     Backend(#[source] BoxError),
+    /// The inbox already holds this message for this consumer, found only when the unit of
+    /// work committed (a backend that checks claims at commit, such as DynamoDB's conditional
+    /// put, reports a concurrent second delivery this way). Nothing of the unit of work was
+    /// written; the unit of work reports the message as a duplicate.
+    #[error("message {id} was already applied by consumer {consumer:?}")]
+    AlreadyApplied {
+        /// The consumer that claimed the message.
+        consumer: String,
+        /// The message.
+        id: crate::MessageId,
+    },
     /// The configuration is inconsistent or incomplete.
     #[error("invalid configuration: {0}")]
     Configuration(String),

@@ -140,7 +140,7 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                         }
                     }
                 };
-                settlements.push(Settlement::new(sequences[index], envelope.id.clone(), outcome));
+                settlements.push(Settlement::new(envelope.key.clone(), sequences[index], envelope.id.clone(), outcome));
             }
             let applied = self.outbox.settle(owner, now, &settlements).await?;
             report.lost_leases = settlements.len().saturating_sub(applied as usize);

@@ -224,9 +224,16 @@ where
                 }
             }
             let context = Context::caused_by(incoming);
-            self.execute(transaction, Some(context), handler)
-                .await
-                .map(Handled::Applied)
+            match self.execute(transaction, Some(context), handler).await {
+                Ok(value) => Ok(Handled::Applied(value)),
+                // A backend that checks the claim only at commit (DynamoDB) finds a
+                // concurrent delivery there; nothing of this one was written.
+                Err(UnitOfWorkError::Tidings(tidings_core::Error::AlreadyApplied { .. })) => {
+                    debug!("duplicate found at commit");
+                    Ok(Handled::Duplicate)
+                }
+                Err(e) => Err(e),
+            }
         }
         .instrument(span)
         .await

@@ -206,6 +206,9 @@ pub enum Outcome {
 /// The outcome of one leased row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settlement {
+    /// Partition key of the row's event: stores that partition the outbox by key (DynamoDB)
+    /// need it to address the row.
+    pub key: String,
     /// Position of the row, as claimed: adapters find the row by it, which is cheaper than by
     /// id in most stores.
     pub sequence: i64,
@@ -216,9 +219,10 @@ pub struct Settlement {
 }
 
 impl Settlement {
-    /// Settles the row at `sequence` holding event `id` with `outcome`.
-    pub fn new(sequence: i64, id: MessageId, outcome: Outcome) -> Self {
+    /// Settles the row of key `key` at `sequence` holding event `id` with `outcome`.
+    pub fn new(key: impl Into<String>, sequence: i64, id: MessageId, outcome: Outcome) -> Self {
         Self {
+            key: key.into(),
             sequence,
             id,
             outcome,
@@ -227,7 +231,12 @@ impl Settlement {
 
     /// Settles a claimed `record` with `outcome`.
     pub fn of(record: &OutboxRecord, outcome: Outcome) -> Self {
-        Self::new(record.sequence, record.envelope.id.clone(), outcome)
+        Self::new(
+            record.envelope.key.clone(),
+            record.sequence,
+            record.envelope.id.clone(),
+            outcome,
+        )
     }
 }
 

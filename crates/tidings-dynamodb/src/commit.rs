@@ -1,0 +1,395 @@
+//! The commit: the handler's writes, the inbox claims, the outbox rows and one item per
+//! partition key, sent as ONE `TransactWriteItems` call.
+//!
+//! DynamoDB answers a refused transaction with a reason per item, and the adapter resolves the
+//! reasons that are its own business:
+//! - a claim's condition failed: the message was applied before → [`Error::AlreadyApplied`],
+//!   which the unit of work reports as a duplicate;
+//! - a key item's condition failed: another host committed a higher sequence for the key → the
+//!   rows get sequences above it and the commit is sent again (so sequences follow commit
+//!   order);
+//! - a conflict with a concurrent transaction → the commit is sent again after a backoff (and
+//!   a concurrent delivery that has committed meanwhile makes this one a duplicate);
+//! - anything else (a condition of the handler's own write, a validation error) is an error
+//!   naming the item and the reason.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::{
+    operation::transact_write_items::TransactWriteItemsError,
+    types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update},
+};
+use chrono::{DateTime, Utc};
+use tidings_core::{Error, Result};
+
+use crate::{
+    DynamoBackend, DynamoTransaction,
+    error::{
+        CancelledItem, DynamoError, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
+        classify, outcome_unknown, request_build,
+    },
+    item::{self, attr, expiry, inbox_key, micros, n, number, outbox_key, write_size},
+};
+
+/// Sends of one commit before it gives up on conflicts.
+const MAX_COMMIT_ATTEMPTS: u32 = 8;
+
+/// What an item of the transaction is, to read DynamoDB's reasons.
+#[derive(Clone, Debug)]
+enum Role {
+    Handler(usize),
+    Claim(usize),
+    Row { key: String },
+    Key { key: String },
+}
+
+impl Role {
+    fn describe(&self, transaction: &DynamoTransaction) -> String {
+        match self {
+            Self::Handler(index) => {
+                let write = &transaction.writes[*index];
+                let (kind, table) = if let Some(put) = write.put() {
+                    ("Put", put.table_name())
+                } else if let Some(update) = write.update() {
+                    ("Update", update.table_name())
+                } else if let Some(delete) = write.delete() {
+                    ("Delete", delete.table_name())
+                } else if let Some(check) = write.condition_check() {
+                    ("ConditionCheck", check.table_name())
+                } else {
+                    ("write", "?")
+                };
+                format!("handler write #{index} ({kind} on {table})")
+            }
+            Self::Claim(index) => {
+                let (consumer, id) = &transaction.claims[*index];
+                format!("inbox claim of message {id} by {consumer:?}")
+            }
+            Self::Row { key } => format!("outbox row of key {key:?}"),
+            Self::Key { key } => format!("outbox key item of {key:?}"),
+        }
+    }
+}
+
+/// The items of one send, with what each is.
+struct Plan {
+    items: Vec<TransactWriteItem>,
+    roles: Vec<Role>,
+}
+
+/// FNV-1a: a hash that is the same in every process, so every host puts a key in one shard.
+pub(crate) fn shard_of(key: &str, shards: u16) -> i64 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    i64::from((hash % u64::from(shards.max(1))) as u16)
+}
+
+impl DynamoBackend {
+    /// The items `transaction` commits as, its rows numbered by `sequence`.
+    fn plan(
+        &self,
+        transaction: &DynamoTransaction,
+        now: DateTime<Utc>,
+        mut sequence: impl FnMut() -> i64,
+    ) -> Result<Plan> {
+        let outbox = self.tables.outbox();
+        let mut items = Vec::new();
+        let mut roles = Vec::new();
+        for (index, write) in transaction.writes.iter().enumerate() {
+            items.push(write.clone());
+            roles.push(Role::Handler(index));
+        }
+        for (index, (consumer, id)) in transaction.claims.iter().enumerate() {
+            let mut claim = inbox_key(consumer, id);
+            claim.insert(attr::CLAIMED.to_owned(), micros(now));
+            if let Some(retention) = self.inbox_retention {
+                claim.insert(attr::EXPIRES.to_owned(), expiry(now + retention));
+            }
+            let put = Put::builder()
+                .table_name(self.tables.inbox())
+                .set_item(Some(claim))
+                .condition_expression("attribute_not_exists(#id)")
+                .expression_attribute_names("#id", attr::ID)
+                .build()
+                .map_err(request_build)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+            roles.push(Role::Claim(index));
+        }
+        // Per key: the first and last sequence of this commit, in staging order.
+        let mut keys: Vec<(&str, i64, i64)> = Vec::new();
+        for envelope in &transaction.staged {
+            let sequence = sequence();
+            match keys.iter_mut().find(|(key, ..)| *key == envelope.key) {
+                Some((_, _, last)) => *last = sequence,
+                None => keys.push((&envelope.key, sequence, sequence)),
+            }
+            let put = Put::builder()
+                .table_name(outbox)
+                .set_item(Some(item::row(envelope, sequence, now)?))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", attr::PK)
+                .build()
+                .map_err(request_build)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+            roles.push(Role::Row {
+                key: envelope.key.clone(),
+            });
+        }
+        for (key, first, last) in keys {
+            // Marks the key active (in the `active` index) and refuses a sequence that is not
+            // above the key's last one.
+            let update = Update::builder()
+                .table_name(outbox)
+                .set_key(Some(outbox_key(key, 0)))
+                .update_expression(
+                    "SET #last = :last, #shard = :shard, #since = if_not_exists(#since, :first) \
+                     REMOVE #expires",
+                )
+                .condition_expression("attribute_not_exists(#last) OR #last < :first")
+                .expression_attribute_names("#last", attr::LAST)
+                .expression_attribute_names("#shard", attr::SHARD)
+                .expression_attribute_names("#since", attr::SINCE)
+                .expression_attribute_names("#expires", attr::EXPIRES)
+                .expression_attribute_values(":last", n(last))
+                .expression_attribute_values(":first", n(first))
+                .expression_attribute_values(":shard", n(shard_of(key, self.shards)))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .map_err(request_build)?;
+            items.push(TransactWriteItem::builder().update(update).build());
+            roles.push(Role::Key {
+                key: key.to_owned(),
+            });
+        }
+        Ok(Plan { items, roles })
+    }
+
+    /// Refuses, before any call, a transaction DynamoDB would refuse for its size.
+    pub(crate) fn check_limits(&self, transaction: &DynamoTransaction) -> Result<()> {
+        let plan = self.plan(transaction, Utc::now(), || i64::MAX)?;
+        check(transaction, &plan)
+    }
+
+    /// Commits `transaction` (see the module notes).
+    pub(crate) async fn commit_transaction(
+        &self,
+        mut transaction: DynamoTransaction,
+    ) -> Result<()> {
+        if transaction.writes.is_empty()
+            && transaction.claims.is_empty()
+            && transaction.staged.is_empty()
+        {
+            return Ok(());
+        }
+        let mut plan: Option<Plan> = None;
+        let mut backoff = Duration::from_millis(10);
+        let mut last_reasons = Vec::new();
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            let current = match plan.take() {
+                Some(plan) => plan,
+                None => {
+                    let fresh = self.plan(&transaction, Utc::now(), || self.sequencer.next())?;
+                    check(&transaction, &fresh)?;
+                    fresh
+                }
+            };
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(current.items.clone()))
+                .client_request_token(&transaction.token)
+                .send()
+                .await;
+            let error = match sent {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            if outcome_unknown(&error) {
+                // It may have been applied: send the very same request with the same token,
+                // which DynamoDB applies at most once.
+                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error),
+                    "commit outcome unknown; sending it again with the same token");
+                plan = Some(current);
+                tokio::time::sleep(jitter(backoff)).await;
+                backoff *= 2;
+                continue;
+            }
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                error.as_service_error()
+            else {
+                return Err(classify("TransactWriteItems", error));
+            };
+            let mut again = false;
+            let mut conflicts = false;
+            let mut refused = Vec::new();
+            last_reasons.clear();
+            for (index, reason) in cancelled.cancellation_reasons().iter().enumerate() {
+                let code = reason.code().unwrap_or("None");
+                if code == "None" {
+                    continue;
+                }
+                let role = current
+                    .roles
+                    .get(index)
+                    .cloned()
+                    .unwrap_or(Role::Handler(index));
+                let named = CancelledItem {
+                    index,
+                    item: role.describe(&transaction),
+                    code: code.to_owned(),
+                    message: reason.message().map(str::to_owned),
+                };
+                last_reasons.push(named.clone());
+                match (&role, code) {
+                    (Role::Claim(claim), "ConditionalCheckFailed") => {
+                        let (consumer, id) = transaction.claims[*claim].clone();
+                        return Err(Error::AlreadyApplied { consumer, id });
+                    }
+                    (Role::Key { key }, "ConditionalCheckFailed") => {
+                        match reason.item().and_then(|item| number(item, attr::LAST)) {
+                            Some(last) => self.sequencer.observe(last),
+                            None => self.observe_last_sequence(key).await?,
+                        }
+                        again = true;
+                    }
+                    (Role::Row { .. }, "ConditionalCheckFailed") => again = true,
+                    (
+                        _,
+                        "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded",
+                    ) => conflicts = true,
+                    _ => refused.push(named),
+                }
+            }
+            if !refused.is_empty() {
+                return Err(Error::backend(DynamoError::Cancelled { reasons: refused }));
+            }
+            if conflicts {
+                // A concurrent delivery of the same message may have committed meanwhile.
+                for (consumer, id) in &transaction.claims {
+                    if self.is_claimed(consumer, id).await? {
+                        return Err(Error::AlreadyApplied {
+                            consumer: consumer.clone(),
+                            id: id.clone(),
+                        });
+                    }
+                }
+                tokio::time::sleep(jitter(backoff)).await;
+                backoff *= 2;
+            }
+            if !(again || conflicts) {
+                return Err(Error::backend(DynamoError::Cancelled {
+                    reasons: last_reasons,
+                }));
+            }
+            // Nothing was applied, and the next send differs: it needs a token of its own.
+            transaction.token = uuid::Uuid::new_v4().to_string();
+        }
+        Err(Error::unavailable(DynamoError::Cancelled {
+            reasons: last_reasons,
+        }))
+    }
+
+    /// Reads the key item's last sequence so that the next ones come after it.
+    async fn observe_last_sequence(&self, key: &str) -> Result<()> {
+        let found = self
+            .client
+            .get_item()
+            .table_name(self.tables.outbox())
+            .set_key(Some(outbox_key(key, 0)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        if let Some(last) = found.item().and_then(|item| number(item, attr::LAST)) {
+            self.sequencer.observe(last);
+        }
+        Ok(())
+    }
+
+    /// Whether `consumer` has a committed claim of `id`.
+    pub(crate) async fn is_claimed(
+        &self,
+        consumer: &str,
+        id: &tidings_core::MessageId,
+    ) -> Result<bool> {
+        let found = self
+            .client
+            .get_item()
+            .table_name(self.tables.inbox())
+            .set_key(Some(inbox_key(consumer, id)))
+            .consistent_read(true)
+            .projection_expression("#c")
+            .expression_attribute_names("#c", attr::CONSUMER)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(found.item().is_some())
+    }
+}
+
+/// DynamoDB's limits on one transaction: 100 items, 4 MB, 400 KB per item.
+fn check(transaction: &DynamoTransaction, plan: &Plan) -> Result<()> {
+    if plan.items.len() > MAX_TRANSACTION_ITEMS {
+        let keys = plan
+            .roles
+            .iter()
+            .filter(|role| matches!(role, Role::Key { .. }))
+            .count();
+        return Err(Error::backend(DynamoError::TooManyItems {
+            items: plan.items.len(),
+            business: transaction.writes.len(),
+            events: transaction.staged.len(),
+            keys,
+            claims: transaction.claims.len(),
+        }));
+    }
+    let mut total = 0;
+    let mut rows = 0;
+    for (write, role) in plan.items.iter().zip(&plan.roles) {
+        let bytes = write_size(write);
+        if bytes > MAX_ITEM_BYTES {
+            let what = match role {
+                Role::Row { .. } => {
+                    format!("the outbox row of event {}", transaction.staged[rows].id)
+                }
+                other => other.describe(transaction),
+            };
+            return Err(Error::backend(DynamoError::ItemTooLarge { what, bytes }));
+        }
+        if matches!(role, Role::Row { .. }) {
+            rows += 1;
+        }
+        total += bytes;
+    }
+    if total > MAX_TRANSACTION_BYTES {
+        return Err(Error::backend(DynamoError::TransactionTooLarge {
+            bytes: total,
+        }));
+    }
+    Ok(())
+}
+
+fn jitter(delay: Duration) -> Duration {
+    delay.mul_f64(0.5 + fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_lands_in_the_same_shard_everywhere() {
+        assert_eq!(shard_of("order-1", 8), shard_of("order-1", 8));
+        assert!((0..8).contains(&shard_of("order-1", 8)));
+        let spread: std::collections::HashSet<i64> =
+            (0..100).map(|i| shard_of(&format!("k{i}"), 8)).collect();
+        assert_eq!(
+            spread.len(),
+            8,
+            "100 keys should reach every one of 8 shards"
+        );
+    }
+}
