@@ -90,3 +90,6 @@ pub type DynamoUnitOfWork = tidings_uow::UnitOfWork<DynamoBackend>;
 
 #[cfg(test)]
 mod conformance_tests;
+
+#[cfg(test)]
+mod commit_tests;
