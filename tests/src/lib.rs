@@ -43,6 +43,17 @@ pub struct Step {
     topic: String,
 }
 
+impl Step {
+    /// Step `n` of `account`, sent to `topic`.
+    pub fn new(account: impl Into<String>, n: u32, topic: impl Into<String>) -> Self {
+        Self {
+            account: account.into(),
+            n,
+            topic: topic.into(),
+        }
+    }
+}
+
 impl Message for Step {
     fn message_type(&self) -> &str {
         "test.step"
@@ -91,6 +102,31 @@ pub struct Audit {
     pub out_of_order: usize,
     /// Events applied.
     pub applied: usize,
+}
+
+impl Audit {
+    /// The audit of `applied` (account and step, in the order they were applied) against
+    /// `produced` events, printed for the test log.
+    pub fn of(applied: &[(String, i64)], produced: usize, duplicated: u64) -> Self {
+        let mut last: HashMap<&str, i64> = HashMap::new();
+        let mut audit = Audit {
+            applied: applied.len(),
+            duplicated,
+            ..Audit::default()
+        };
+        for (account, n) in applied {
+            if last
+                .get(account.as_str())
+                .is_some_and(|previous| n <= previous)
+            {
+                audit.out_of_order += 1;
+            }
+            last.insert(account, *n);
+        }
+        audit.lost = produced - applied.len().min(produced);
+        println!("{audit:?}");
+        audit
+    }
 }
 
 /// A pipeline in a schema and on a topic of its own.
@@ -157,11 +193,7 @@ impl Pipeline {
         for chunk in steps.chunks(10) {
             uow.run(async |work| {
                 for (k, n) in chunk {
-                    work.stage(&Step {
-                        account: format!("acct-{k}"),
-                        n: *n,
-                        topic: self.topic.clone(),
-                    })?;
+                    work.stage(&Step::new(format!("acct-{k}"), *n, &self.topic))?;
                 }
                 Ok::<_, tidings::Error>(())
             })
@@ -240,24 +272,7 @@ impl Pipeline {
         .fetch_all(self.backend.pool())
         .await
         .expect("read ledger");
-        let mut last: HashMap<&str, i64> = HashMap::new();
-        let mut audit = Audit {
-            applied: rows.len(),
-            duplicated,
-            ..Audit::default()
-        };
-        for (account, n) in &rows {
-            if last
-                .get(account.as_str())
-                .is_some_and(|previous| n <= previous)
-            {
-                audit.out_of_order += 1;
-            }
-            last.insert(account, *n);
-        }
-        audit.lost = (keys * per_key) as usize - rows.len().min((keys * per_key) as usize);
-        println!("{audit:?}");
-        audit
+        Audit::of(&rows, (keys * per_key) as usize, duplicated)
     }
 
     /// Rows currently leased by relay `owner` (any of its workers).

@@ -29,6 +29,13 @@ pub mod memory {
     pub use tidings_memory::*;
 }
 
+/// DynamoDB outbox, inbox and unit of work.
+#[cfg(feature = "dynamodb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dynamodb")))]
+pub mod dynamodb {
+    pub use tidings_dynamodb::*;
+}
+
 /// Kafka publisher, idempotent consumer and topic admin.
 #[cfg(feature = "kafka")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
