@@ -170,8 +170,7 @@ async fn dynamodb_outbox_to_kafka_to_dynamodb_inbox_applies_every_event_once_in_
     let relays = [relay("relay-a"), relay("relay-b")];
 
     let started = std::time::Instant::now();
-    // Small: moto applies one request at a time, some 5-70 ms each.
-    let (keys, per_key) = (5u32, 20u32);
+    let (keys, per_key) = (10u32, 20u32);
     let uow = DynamoUnitOfWork::new(backend.clone());
     let steps: Vec<(u32, u32)> = (0..per_key)
         .flat_map(|n| (0..keys).map(move |k| (k, n)))

@@ -3,6 +3,7 @@
 //! table beside the figures the issue gives for another Rust outbox crate on this machine, and
 //! writes every figure to `target/bench/results.json`. All payloads are 300 bytes.
 
+mod dynamodb;
 mod fixture;
 mod measure;
 mod persistent;
@@ -29,9 +30,12 @@ struct Args {
     #[arg(long, default_value_t = 4)]
     relay_workers: usize,
     /// Only these figures (comma-separated: ceilings, relay, latency, overhead, staging,
-    /// consumer, persistent, rss); the rest are reported as not measured.
+    /// consumer, persistent, dynamodb, rss); the rest are reported as not measured.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Events in the backlog drained from DynamoDB and, for comparison, from PostgreSQL.
+    #[arg(long, default_value_t = 1_000)]
+    dynamodb_backlog: u64,
     /// Seconds of steady load for the latency figures.
     #[arg(long, default_value_t = 5)]
     latency_seconds: u64,
@@ -186,6 +190,7 @@ async fn benchmark(mut args: Args) {
         args.backlog = args.backlog.min(10_000);
         args.rss_backlog = args.rss_backlog.min(20_000);
         args.latency_seconds = args.latency_seconds.min(2);
+        args.dynamodb_backlog = args.dynamodb_backlog.min(200);
     }
     let url = env("DATABASE_URL");
     let kafka = KafkaConfig::new(env("KAFKA_BOOTSTRAP_SERVERS"));
@@ -389,6 +394,54 @@ async fn benchmark(mut args: Args) {
             rows.push(Row::info(name, cell(call, figure)));
         }
         results.insert("persistent_publisher".into(), figures);
+    }
+    if wants("dynamodb") {
+        step("DynamoDB beside PostgreSQL: unit-of-work commit latency and relay drain");
+        env("AWS_ENDPOINT_URL_DYNAMODB");
+        let commits = if args.quick { 50 } else { 300 };
+        let figures = dynamodb::figures(
+            &url,
+            &kafka,
+            commits,
+            args.dynamodb_backlog,
+            args.relay_workers,
+        )
+        .await;
+        let commit = &figures["commit_latency_one_write_one_event"];
+        let ms = |store: &str| {
+            format!(
+                "{:.1} / {:.1}",
+                commit[store]["p50_ms"].as_f64().unwrap_or(f64::NAN),
+                commit[store]["p99_ms"].as_f64().unwrap_or(f64::NAN)
+            )
+        };
+        rows.push(Row::info(
+            "uow commit p50/p99, PostgreSQL (ms)",
+            ms("postgres"),
+        ));
+        rows.push(Row::info(
+            "uow commit p50/p99, DynamoDB on moto (ms)",
+            ms("dynamodb"),
+        ));
+        let drain = &figures["relay_drain"];
+        let rate = |store: &str| {
+            let v = &drain[store]["verification"];
+            format!(
+                "{:.0} ({} lost, {} out of order)",
+                drain[store]["events_per_s"].as_f64().unwrap_or(f64::NAN),
+                v["lost"],
+                v["out_of_order"]
+            )
+        };
+        rows.push(Row::info(
+            "relay drain, PostgreSQL (events/s)",
+            rate("postgres"),
+        ));
+        rows.push(Row::info(
+            "relay drain, DynamoDB on moto (events/s)",
+            rate("dynamodb"),
+        ));
+        results.insert("dynamodb_beside_postgres".into(), figures);
     }
     if wants("rss") {
         step("peak RSS of a relay-only process");

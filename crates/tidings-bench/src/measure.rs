@@ -226,7 +226,7 @@ pub(crate) struct Latency {
     pub(crate) samples: usize,
 }
 
-fn latency(mut samples: Vec<f64>) -> Latency {
+pub(crate) fn latency(mut samples: Vec<f64>) -> Latency {
     Latency {
         p50_ms: percentile(&mut samples, 50.0),
         p99_ms: percentile(&mut samples, 99.0),
