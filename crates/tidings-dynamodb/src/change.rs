@@ -153,3 +153,24 @@ impl Change {
         }
     }
 }
+
+/// Sends `items` as one transaction; `false` when DynamoDB cancelled it (a condition did not
+/// hold, or a concurrent transaction touched an item).
+pub(crate) async fn transact(client: &Client, items: Vec<TransactWriteItem>) -> Result<bool> {
+    match client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(classify("TransactWriteItems", error)),
+    }
+}

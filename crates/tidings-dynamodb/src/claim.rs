@@ -21,7 +21,7 @@ use tidings_core::{ClaimRequest, OutboxRecord, RecordStatus, Result};
 
 use crate::{
     DynamoBackend,
-    change::Change,
+    change::{Change, transact},
     error::classify,
     item::{self, Item, LEASED, PENDING, attr, expiry, index, micros, n, number, outbox_key, s},
 };
@@ -216,38 +216,13 @@ impl DynamoBackend {
             .iter()
             .map(|record| lease.transact_item(table, key_of(record)))
             .collect::<Result<Vec<_>>>()?;
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(classify("TransactWriteItems", error)),
-        }
+        transact(&self.client, items).await
     }
 
     /// Takes `key` out of the `active` index when it has no unfinished rows, unless a commit
     /// raised its last sequence after the key item was read.
     async fn deactivate(&self, key: &str) -> Result<()> {
-        let found = self
-            .client
-            .get_item()
-            .table_name(self.tables.outbox())
-            .set_key(Some(outbox_key(key, 0)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let Some(last) = found.item().and_then(|item| number(item, attr::LAST)) else {
+        let Some(last) = self.last_sequence(key).await? else {
             return Ok(());
         };
         // Read after the key item: a row committed before that read is seen here.

@@ -251,7 +251,11 @@ impl DynamoBackend {
                     (Role::Key { key }, "ConditionalCheckFailed") => {
                         match reason.item().and_then(|item| number(item, attr::LAST)) {
                             Some(last) => self.sequencer.observe(last),
-                            None => self.observe_last_sequence(key).await?,
+                            None => {
+                                if let Some(last) = self.last_sequence(key).await? {
+                                    self.sequencer.observe(last);
+                                }
+                            }
                         }
                         again = true;
                     }
@@ -292,8 +296,9 @@ impl DynamoBackend {
         }))
     }
 
-    /// Reads the key item's last sequence so that the next ones come after it.
-    async fn observe_last_sequence(&self, key: &str) -> Result<()> {
+    /// The key's last committed sequence, read with strong consistency (`None`: no commit has
+    /// staged a row of the key, or its key item expired).
+    pub(crate) async fn last_sequence(&self, key: &str) -> Result<Option<i64>> {
         let found = self
             .client
             .get_item()
@@ -303,10 +308,7 @@ impl DynamoBackend {
             .send()
             .await
             .map_err(|e| classify("GetItem", e))?;
-        if let Some(last) = found.item().and_then(|item| number(item, attr::LAST)) {
-            self.sequencer.observe(last);
-        }
-        Ok(())
+        Ok(found.item().and_then(|item| number(item, attr::LAST)))
     }
 
     /// Whether `consumer` has a committed claim of `id`.

@@ -7,7 +7,7 @@ use tidings_core::{DeadLetterQuery, MessageId, OutboxRecord, Result};
 
 use crate::{
     DynamoBackend,
-    change::Change,
+    change::{Change, transact},
     commit::shard_of,
     error::classify,
     item::{self, DEAD, Item, PENDING, attr, index, micros, n, number, outbox_key, s},
@@ -131,23 +131,7 @@ impl DynamoBackend {
                     revive.transact_item(table, outbox_key(&row.key, row.sequence))?,
                     activate.transact_item(table, outbox_key(&row.key, 0))?,
                 ];
-                match self
-                    .client
-                    .transact_write_items()
-                    .set_transact_items(Some(items))
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(true),
-                    Err(error)
-                        if error
-                            .as_service_error()
-                            .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-                    {
-                        Ok(false)
-                    }
-                    Err(error) => Err(classify("TransactWriteItems", error)),
-                }
+                transact(&self.client, items).await
             })
             .collect();
         count_applied(writes).await
