@@ -181,7 +181,7 @@ impl InboxRepository for DynamoBackend {
     /// Reads the claim with strong consistency (a message applied before is a duplicate
     /// without running the handler) and adds a conditional put of it to the transaction: a
     /// concurrent delivery that commits first makes the commit report
-    /// [`Error::AlreadyApplied`], which the unit of work turns into a duplicate.
+    /// [`tidings_core::Error::AlreadyApplied`], which the unit of work turns into a duplicate.
     async fn claim_message(
         &self,
         transaction: &mut DynamoTransaction,
