@@ -1,6 +1,9 @@
 use std::fmt;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::{
+    config::http::HttpResponse,
+    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+};
 use tidings_core::Error;
 
 /// Most items in one `TransactWriteItems` call.
@@ -166,12 +169,18 @@ where
 }
 
 /// Whether the outcome of a call that failed this way is unknown: the request may have been
-/// applied. A commit retried after such a failure keeps its idempotency token.
-pub(crate) fn outcome_unknown<E, R>(error: &SdkError<E, R>) -> bool {
-    matches!(
-        error,
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_)
-    )
+/// applied. That is so when no answer came back, when the server failed (a 5xx, which
+/// DynamoDB documents as "the transaction may have succeeded"), and when a request with the
+/// same token is still in progress. A commit sent again after such a failure keeps its
+/// idempotency token.
+pub(crate) fn outcome_unknown<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    match error {
+        SdkError::ServiceError(service) => {
+            service.raw().status().is_server_error()
+                || error.code() == Some("TransactionInProgressException")
+        }
+        _ => true,
+    }
 }
 
 pub(crate) fn corrupt(table: &'static str, detail: impl Into<String>) -> Error {

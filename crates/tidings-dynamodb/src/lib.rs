@@ -93,3 +93,6 @@ mod conformance_tests;
 
 #[cfg(test)]
 mod commit_tests;
+
+#[cfg(test)]
+mod commit_mock_tests;
