@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     fixture::{self, BenchEvent, Verification},
-    measure::{Counted, Latency, latency, relay_config},
+    measure::{Counted, Latency, insert_and_stage, latency, relay_config},
 };
 
 /// The business table of the DynamoDB runs.
@@ -89,18 +89,7 @@ async fn commit_latencies(url: &str, commits: u32) -> (Latency, Latency) {
     let (mut pg_samples, mut dynamo_samples) = (Vec::new(), Vec::new());
     for n in 0..commits {
         let started = Instant::now();
-        pg_uow
-            .run(async |work| {
-                sqlx::query(&insert)
-                    .bind("owner")
-                    .bind(i64::from(n))
-                    .execute(&mut **work.transaction())
-                    .await?;
-                work.stage(&BenchEvent::new("bench", format!("key-{n}"), 0))?;
-                Ok::<_, BoxError>(())
-            })
-            .await
-            .expect("PostgreSQL unit of work");
+        insert_and_stage(&pg_uow, &insert, n).await;
         pg_samples.push(started.elapsed().as_secs_f64() * 1000.0);
         let started = Instant::now();
         dynamo_uow

@@ -445,22 +445,27 @@ pub(crate) async fn transaction_overhead(url: &str, iterations: u32) -> (f64, f6
         .expect("plain transaction");
         plain += started.elapsed();
         let started = Instant::now();
-        uow.run(async |work| {
-            sqlx::query(&insert)
-                .bind("staged")
-                .bind(i64::from(n))
-                .execute(&mut **work.transaction())
-                .await?;
-            work.stage(&BenchEvent::new("bench", format!("key-{n}"), 0))?;
-            Ok::<_, BoxError>(())
-        })
-        .await
-        .expect("staging transaction");
+        insert_and_stage(&uow, &insert, n).await;
         staged += started.elapsed();
     }
     fixture::drop_schema(&backend).await;
     let mean = |total: Duration| total.as_secs_f64() * 1000.0 / f64::from(iterations);
     (mean(plain), mean(staged))
+}
+
+/// One unit of work: an account row (`insert` binds owner and balance) and one staged event.
+pub(crate) async fn insert_and_stage(uow: &PostgresUnitOfWork, insert: &str, n: u32) {
+    uow.run(async |work| {
+        sqlx::query(insert)
+            .bind("staged")
+            .bind(i64::from(n))
+            .execute(&mut **work.transaction())
+            .await?;
+        work.stage(&BenchEvent::new("bench", format!("key-{n}"), 0))?;
+        Ok::<_, BoxError>(())
+    })
+    .await
+    .expect("staging transaction");
 }
 
 /// Events staged per second, `per_transaction` events per unit of work, on `tasks` connections.

@@ -136,7 +136,7 @@ impl OutboxRepository for DynamoBackend {
         }
         let before = transaction.staged.len();
         transaction.staged.extend_from_slice(envelopes);
-        if let Err(e) = self.check_limits(transaction) {
+        if let Err(e) = transaction.check_item_count() {
             transaction.staged.truncate(before);
             return Err(e);
         }
@@ -197,7 +197,7 @@ impl InboxRepository for DynamoBackend {
             return Ok(InboxClaim::Duplicate);
         }
         transaction.claims.push((consumer.to_owned(), id.clone()));
-        if let Err(e) = self.check_limits(transaction) {
+        if let Err(e) = transaction.check_item_count() {
             transaction.claims.pop();
             return Err(e);
         }

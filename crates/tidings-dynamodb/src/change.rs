@@ -5,10 +5,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
     Client,
-    operation::{
-        delete_item::DeleteItemError, scan::builders::ScanFluentBuilder,
-        update_item::UpdateItemError,
-    },
+    config::http::HttpResponse,
+    error::{ProvideErrorMetadata, SdkError},
+    operation::scan::builders::ScanFluentBuilder,
     types::{AttributeValue, TransactWriteItem, Update},
 };
 use tidings_core::Result;
@@ -93,17 +92,7 @@ impl Change {
             .set_expression_attribute_values(self.values())
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(classify("UpdateItem", error)),
-        }
+        applied_unless("UpdateItem", CONDITION_FAILED, sent)
     }
 
     fn values(&self) -> Option<Item> {
@@ -140,37 +129,37 @@ impl Change {
             .set_expression_attribute_values(self.values())
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(classify("DeleteItem", error)),
-        }
+        applied_unless("DeleteItem", CONDITION_FAILED, sent)
     }
 }
 
 /// Sends `items` as one transaction; `false` when DynamoDB cancelled it (a condition did not
 /// hold, or a concurrent transaction touched an item).
 pub(crate) async fn transact(client: &Client, items: Vec<TransactWriteItem>) -> Result<bool> {
-    match client
+    let sent = client
         .transact_write_items()
         .set_transact_items(Some(items))
         .send()
-        .await
-    {
+        .await;
+    applied_unless("TransactWriteItems", "TransactionCanceledException", sent)
+}
+
+/// The error code of a write whose condition did not hold.
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+/// Whether a write was applied: `false` when DynamoDB refused it with error code `refusal`;
+/// any other failure is an error.
+fn applied_unless<T, E>(
+    operation: &'static str,
+    refusal: &str,
+    sent: std::result::Result<T, SdkError<E, HttpResponse>>,
+) -> Result<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match sent {
         Ok(_) => Ok(true),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(error) => Err(classify("TransactWriteItems", error)),
+        Err(error) if error.code() == Some(refusal) => Ok(false),
+        Err(error) => Err(classify(operation, error)),
     }
 }

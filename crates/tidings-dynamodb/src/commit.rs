@@ -25,8 +25,8 @@ use tidings_core::{Error, Result};
 use crate::{
     DynamoBackend, DynamoTransaction,
     error::{
-        CancelledItem, DynamoError, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
-        classify, outcome_unknown, request_build,
+        CancelledItem, DynamoError, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, classify,
+        outcome_unknown, request_build,
     },
     item::{self, attr, expiry, inbox_key, micros, n, number, outbox_key, write_size},
 };
@@ -165,12 +165,6 @@ impl DynamoBackend {
             });
         }
         Ok(Plan { items, roles })
-    }
-
-    /// Refuses, before any call, a transaction DynamoDB would refuse for its size.
-    pub(crate) fn check_limits(&self, transaction: &DynamoTransaction) -> Result<()> {
-        let plan = self.plan(transaction, Utc::now(), || i64::MAX)?;
-        check(transaction, &plan)
     }
 
     /// Commits `transaction` (see the module notes).
@@ -333,21 +327,10 @@ impl DynamoBackend {
 }
 
 /// DynamoDB's limits on one transaction: 100 items, 4 MB, 400 KB per item.
+/// The item count is also checked as writes, events and claims are added; the sizes only
+/// here, on the items about to be sent.
 fn check(transaction: &DynamoTransaction, plan: &Plan) -> Result<()> {
-    if plan.items.len() > MAX_TRANSACTION_ITEMS {
-        let keys = plan
-            .roles
-            .iter()
-            .filter(|role| matches!(role, Role::Key { .. }))
-            .count();
-        return Err(Error::backend(DynamoError::TooManyItems {
-            items: plan.items.len(),
-            business: transaction.writes.len(),
-            events: transaction.staged.len(),
-            keys,
-            claims: transaction.claims.len(),
-        }));
-    }
+    transaction.check_item_count()?;
     let mut total = 0;
     let mut rows = 0;
     for (write, role) in plan.items.iter().zip(&plan.roles) {

@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use tidings_core::{Envelope, Error, MessageId, Result};
 
@@ -46,16 +48,11 @@ impl DynamoTransaction {
                 bytes,
             }));
         }
-        if self.writes.len() + self.claims.len() >= MAX_TRANSACTION_ITEMS {
-            return Err(Error::backend(DynamoError::TooManyItems {
-                items: self.writes.len() + self.claims.len() + 1,
-                business: self.writes.len() + 1,
-                events: 0,
-                keys: 0,
-                claims: self.claims.len(),
-            }));
-        }
         self.writes.push(write);
+        if let Err(e) = self.check_item_count() {
+            self.writes.pop();
+            return Err(e);
+        }
         Ok(self)
     }
 
@@ -77,5 +74,27 @@ impl DynamoTransaction {
     /// The idempotency token the commit is sent with.
     pub fn client_request_token(&self) -> &str {
         &self.token
+    }
+
+    /// Refuses a transaction that would hold more items than DynamoDB takes: the handler's
+    /// writes, the inbox claims, one row per event and one key item per partition key.
+    pub(crate) fn check_item_count(&self) -> Result<()> {
+        let keys = self
+            .staged
+            .iter()
+            .map(|envelope| envelope.key.as_str())
+            .collect::<HashSet<_>>()
+            .len();
+        let items = self.writes.len() + self.claims.len() + self.staged.len() + keys;
+        if items <= MAX_TRANSACTION_ITEMS {
+            return Ok(());
+        }
+        Err(Error::backend(DynamoError::TooManyItems {
+            items,
+            business: self.writes.len(),
+            events: self.staged.len(),
+            keys,
+            claims: self.claims.len(),
+        }))
     }
 }
