@@ -65,6 +65,14 @@ pub trait MarkerStore:
     /// Another handle on the same store through connections of its own, as a second process
     /// would have (the in-memory store, having no connections, returns a clone).
     fn reconnect(&self) -> impl Future<Output = Result<Self>> + Send;
+
+    /// This handle, numbering its rows as if its host's clock ran `offset` ahead: a writer on
+    /// another host. `None` (the default) declares that the backend's sequences do not come
+    /// from a clock (the database assigns them), so no writer's clock can misorder them.
+    fn with_clock_skew(self, offset: chrono::TimeDelta) -> Option<Self> {
+        let _ = offset;
+        None
+    }
 }
 
 /// How the handler of a [`WorkPlan`] ends.
@@ -161,6 +169,16 @@ pub trait Harness: Send + Sync {
 
     /// A second harness on the same store with connections of its own.
     fn twin(&self) -> impl Future<Output = Result<Self>> + Send
+    where
+        Self: Sized;
+
+    /// A second harness on the same store whose clock runs `offset` ahead, as a writer on
+    /// another host; `None` when the backend's sequences do not come from a clock
+    /// ([`MarkerStore::with_clock_skew`]).
+    fn skewed_twin(
+        &self,
+        offset: chrono::TimeDelta,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send
     where
         Self: Sized;
 }
@@ -579,6 +597,59 @@ pub async fn order_per_key<H: Harness>(harness: &H) {
     settle_all(backend, "two", at(t0, 1), &meanwhile, Outcome::Published).await;
     let resumed = claim(backend, "two", at(t0, 61)).await;
     assert_eq!(labels(&resumed), ["a1", "a2", "a3", "a4", "a5"]);
+}
+
+/// Invariant 4 across hosts: a key's rows follow commit order when the writers' clocks
+/// disagree. A writer whose clock runs an hour ahead commits first; then a writer on this
+/// host's clock commits more events of the same key, alone and beside another key; then the
+/// first again. A backend that numbers rows by the staging clock would number the second
+/// writer's rows below the first's and send them first. A backend whose sequences the database
+/// assigns has no writer's clock to go wrong: the function says so and checks two writers on
+/// one clock.
+pub async fn sequences_follow_commit_order_when_another_clock_runs_ahead<H: Harness>(harness: &H) {
+    let skewed = harness
+        .skewed_twin(chrono::TimeDelta::hours(1))
+        .await
+        .expect("a writer with a clock of its own");
+    let ahead = match skewed {
+        Some(ahead) => ahead,
+        None => {
+            eprintln!(
+                "sequences_follow_commit_order_when_another_clock_runs_ahead: the database \
+                 assigns this backend's sequences, no writer's clock; checking two writers \
+                 on one clock"
+            );
+            harness.twin().await.expect("twin")
+        }
+    };
+    let topic = unique("skew");
+    let (hot, other) = (unique("hot"), unique("other"));
+    let commit = async |writer: &H, events: &[(&str, &str)]| {
+        let outgoing = events
+            .iter()
+            .map(|(key, label)| event(&topic, key, label))
+            .collect();
+        let outcome = run(writer, WorkPlan::commit(&unique("skew"), outgoing)).await;
+        assert!(outcome.committed(), "{outcome:?}");
+    };
+    commit(&ahead, &[(&hot, "h1"), (&other, "o1")]).await;
+    commit(harness, &[(&hot, "h2")]).await;
+    commit(harness, &[(&other, "o2"), (&hot, "h3")]).await;
+    commit(&ahead, &[(&hot, "h4")]).await;
+    let claimed = claim(harness.backend(), "relay", Utc::now()).await;
+    let of_key = |key: &str| -> Vec<String> {
+        claimed
+            .iter()
+            .filter(|r| r.envelope.key == key)
+            .map(label)
+            .collect()
+    };
+    assert_eq!(
+        of_key(&hot),
+        ["h1", "h2", "h3", "h4"],
+        "the rows of a key left out of commit order"
+    );
+    assert_eq!(of_key(&other), ["o1", "o2"]);
 }
 
 /// Invariant 4: rows still leased by a live relay are never handed to another, even when an
@@ -1017,6 +1088,7 @@ pub fn cases<H: Harness>() -> Vec<Case<H>> {
         key_shares_split_keys_between_workers,
         a_held_key_with_a_long_backlog_starves_nobody,
         concurrent_relays_keep_order_per_key,
+        sequences_follow_commit_order_when_another_clock_runs_ahead,
         poison_goes_to_dead_letters,
         retention_purges_in_batches,
         bad_input_is_refused_and_loses_nothing,

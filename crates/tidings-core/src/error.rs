@@ -60,6 +60,11 @@ pub enum Error {
     /// The backend could not be reached; the operation may succeed later.
     #[error("backend unavailable: {0}")]
     Unavailable(#[source] BoxError),
+    /// A concurrent transaction wrote the same data (a database document, a key's sequence),
+    /// and this one was rolled back, nothing of it written. Running the unit of work again
+    /// succeeds once the other has finished; the Kafka consumer does so by itself.
+    #[error("a concurrent transaction wrote the same data; rolled back, run it again: {0}")]
+    Conflict(#[source] BoxError),
     /// The backend reported an error that retrying will not fix.
     #[error("backend error: {0}")]
     Backend(#[source] BoxError),
@@ -92,7 +97,10 @@ impl Error {
 
     /// Whether retrying the same operation later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Publish { .. })
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Conflict(_) | Self::Publish { .. }
+        )
     }
 
     /// Whether the error is about the message itself (bad input); retrying never helps.

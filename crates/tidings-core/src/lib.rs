@@ -17,6 +17,7 @@ mod notify;
 pub mod persistent;
 mod ports;
 mod retry;
+pub mod sequence;
 mod topic;
 
 #[cfg(feature = "mock")]

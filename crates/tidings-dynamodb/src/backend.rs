@@ -5,14 +5,13 @@ use chrono::{DateTime, Utc};
 use tidings_core::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, InboxClaim, InboxRepository,
     MessageId, Notifications, Notifier, OutboxRecord, OutboxRepository, OutboxStats, Result,
-    Settlement, Transactional,
+    Settlement, Transactional, sequence::ClockSequencer,
 };
 
 use crate::{
     DynamoTransaction, Tables,
     change::Change,
     item::{attr, micros},
-    sequence::Sequencer,
 };
 
 /// Outbox, inbox and dead letters in DynamoDB. Cloning is cheap and clones share the client.
@@ -23,7 +22,7 @@ pub struct DynamoBackend {
     pub(crate) shards: u16,
     pub(crate) published_retention: Option<chrono::Duration>,
     pub(crate) inbox_retention: Option<chrono::Duration>,
-    pub(crate) sequencer: Arc<Sequencer>,
+    pub(crate) sequencer: Arc<ClockSequencer>,
     notifier: Arc<Notifier>,
 }
 
@@ -62,6 +61,14 @@ impl DynamoBackend {
             sequencer: Arc::default(),
             notifier: Arc::default(),
         }
+    }
+
+    /// Numbers the rows this handle commits as if its clock ran `offset` ahead of this host's
+    /// (behind, if negative), as a writer on another host might. For tests: whatever the
+    /// clocks say, a key's rows follow commit order.
+    pub fn with_clock_skew(mut self, offset: chrono::TimeDelta) -> Self {
+        self.sequencer = Arc::new(ClockSequencer::skewed(offset));
+        self
     }
 
     /// Uses tables `tables` (by default `tidings_outbox` and `tidings_inbox`).

@@ -185,7 +185,8 @@ impl DynamoBackend {
             let current = match plan.take() {
                 Some(plan) => plan,
                 None => {
-                    let fresh = self.plan(&transaction, Utc::now(), || self.sequencer.next())?;
+                    let fresh =
+                        self.plan(&transaction, self.sequencer.now(), || self.sequencer.next())?;
                     check(&transaction, &fresh)?;
                     fresh
                 }

@@ -84,6 +84,10 @@ impl MarkerStore for DynamoBackend {
             .await
             .with_tables(self.tables().clone()))
     }
+
+    fn with_clock_skew(self, offset: chrono::TimeDelta) -> Option<Self> {
+        Some(DynamoBackend::with_clock_skew(self, offset))
+    }
 }
 
 /// A backend on fresh tables named after `prefix`.

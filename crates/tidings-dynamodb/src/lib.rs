@@ -73,7 +73,6 @@ mod dead_letters;
 mod error;
 mod item;
 mod schema;
-mod sequence;
 mod settle;
 mod tables;
 mod transaction;

@@ -47,6 +47,13 @@ impl<B: MarkerStore> Harness for ConformanceHarness<B> {
         ))
     }
 
+    async fn skewed_twin(&self, offset: chrono::TimeDelta) -> Result<Option<Self>> {
+        let backend = self.uow.backend().reconnect().await?;
+        Ok(backend
+            .with_clock_skew(offset)
+            .map(|backend| Self::new(backend, self.capabilities)))
+    }
+
     async fn run(&self, plan: WorkPlan) -> Result<WorkOutcome> {
         let uow = self.uow.clone().with_consumer(&plan.consumer);
         let backend = self.uow.backend().clone();
