@@ -241,8 +241,9 @@ impl<B: OutboxRepository + InboxRepository> KafkaConsumer<B> {
                         return Ok(());
                     }
                     Err(UnitOfWorkError::Tidings(error)) if error.is_transient() => {
-                        // The database is down, not the record's fault: wait, do not count.
-                        warn!(%error, "backend unavailable; retrying the record");
+                        // The database is down or another transaction got in the way, not the
+                        // record's fault: wait, do not count.
+                        warn!(%error, "backend unavailable or a conflicting transaction; retrying the record");
                         if shutdown.is_cancelled() {
                             return Err(error);
                         }

@@ -1,12 +1,6 @@
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicI64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use mongodb::{
     Client, ClientSession, Collection,
     bson::{Bson, Document, doc},
@@ -14,7 +8,7 @@ use mongodb::{
 use tidings_core::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
     InboxRepository, Limits, MessageId, Notifications, OutboxRecord, OutboxRepository, OutboxStats,
-    Outcome, Result, Settlement, Transactional,
+    Outcome, Result, Settlement, Transactional, sequence::ClockSequencer,
 };
 use tokio::sync::watch;
 use tracing::warn;
@@ -24,6 +18,7 @@ use crate::{
     document::{DEAD, LEASED, PENDING, PUBLISHED, date, to_document, to_record},
     error::{classify, is_duplicate_key, is_write_conflict},
     query::{all, delete_oldest, named_index},
+    sequence::{self, LAST},
 };
 
 /// Outbox, inbox and dead letters in MongoDB. Cloning shares the client.
@@ -33,21 +28,10 @@ pub struct MongoBackend {
     names: Arc<Names>,
     limits: Limits,
     pub(crate) outbox: Collection<Document>,
+    /// Each partition key's last sequence (see the `sequence` module).
+    pub(crate) keys: Collection<Document>,
     inbox: Collection<Document>,
-}
-
-/// Sequences order the rows of a key. MongoDB has no counter that concurrent transactions can
-/// share without conflicting, so a sequence is the staging time in microseconds times 1000,
-/// plus a counter: strictly increasing within a process, ordered by clock across processes.
-fn next_sequence() -> i64 {
-    static LAST: AtomicI64 = AtomicI64::new(0);
-    let now = Utc::now().timestamp_micros().saturating_mul(1000);
-    let previous = LAST
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
-            Some(now.max(last + 1))
-        })
-        .unwrap_or(now);
-    now.max(previous + 1)
+    pub(crate) sequencer: Arc<ClockSequencer>,
 }
 
 /// How long a claim of the inbox waits for a concurrent transaction holding the same message.
@@ -78,9 +62,11 @@ impl MongoBackend {
         let database = client.database(names.database());
         Self {
             outbox: database.collection(names.outbox()),
+            keys: database.collection(&names.keys()),
             inbox: database.collection(names.inbox()),
             names: Arc::new(names),
             limits: Limits::default(),
+            sequencer: Arc::default(),
             client,
         }
     }
@@ -89,8 +75,17 @@ impl MongoBackend {
     pub fn with_names(self, names: Names) -> Self {
         Self {
             limits: self.limits,
+            sequencer: self.sequencer,
             ..Self::with_client_and_names(self.client, names)
         }
+    }
+
+    /// Numbers the rows this handle stages as if its clock ran `offset` ahead of this host's
+    /// (behind, if negative), as a writer on another host might. For tests: whatever the
+    /// clocks say, a key's rows follow commit order.
+    pub fn with_clock_skew(mut self, offset: TimeDelta) -> Self {
+        self.sequencer = Arc::new(ClockSequencer::skewed(offset));
+        self
     }
 
     /// Enforces `limits` when staging.
@@ -135,7 +130,7 @@ impl MongoBackend {
     pub async fn migrate(&self) -> Result<()> {
         let database = self.client.database(self.names.database());
         let existing = database.list_collection_names().await.map_err(classify)?;
-        for name in [self.names.outbox(), self.names.inbox()] {
+        for name in [self.names.outbox(), &self.names.keys(), self.names.inbox()] {
             if !existing.iter().any(|n| n == name) {
                 // Collections must exist before a transaction writes to them. Two instances
                 // creating one at once: the loser's "already exists" (48) is success.
@@ -153,6 +148,11 @@ impl MongoBackend {
                 // Retention: published rows by age.
                 named_index(doc! { "status": 1, "published_at": 1 }, "tidings_published"),
             ])
+            .await
+            .map_err(classify)?;
+        self.keys
+            // Retention: keys not written for a long time.
+            .create_index(named_index(doc! { LAST: 1 }, "tidings_last"))
             .await
             .map_err(classify)?;
         self.inbox
@@ -230,10 +230,12 @@ impl OutboxRepository for MongoBackend {
         for envelope in envelopes {
             envelope.validate(&self.limits)?;
         }
-        let now = Utc::now();
+        let now = self.sequencer.now();
+        let sequences = sequence::number(self, &mut transaction.session, envelopes).await?;
         let documents = envelopes
             .iter()
-            .map(|envelope| to_document(envelope, next_sequence(), now))
+            .zip(sequences)
+            .map(|(envelope, sequence)| to_document(envelope, sequence, now))
             .collect::<Result<Vec<_>>>()?;
         self.outbox
             .insert_many(documents)
@@ -318,7 +320,11 @@ impl OutboxRepository for MongoBackend {
         Ok(applied)
     }
 
+    /// Also forgets keys whose last row was staged before `before`: a writer whose clock is
+    /// not that far behind numbers a new row of such a key above its old ones anyway.
     async fn purge_published(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let stale = before.timestamp_micros().saturating_mul(1000);
+        delete_oldest(&self.keys, doc! { LAST: { "$lt": stale } }, LAST, limit).await?;
         let filter = doc! { "status": PUBLISHED, "published_at": { "$lt": date(before) } };
         delete_oldest(&self.outbox, filter, "published_at", limit).await
     }
@@ -497,11 +503,5 @@ mod tests {
         assert!(!runs_transactions(&standalone));
         assert!(runs_transactions(&member));
         assert!(runs_transactions(&router));
-    }
-
-    #[test]
-    fn sequences_increase_within_a_process() {
-        let sequences: Vec<i64> = (0..10_000).map(|_| next_sequence()).collect();
-        assert!(sequences.windows(2).all(|w| w[0] < w[1]));
     }
 }

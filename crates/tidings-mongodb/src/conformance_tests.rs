@@ -42,6 +42,10 @@ impl MarkerStore for MongoBackend {
         let client = Client::with_uri_str(&url).await.map_err(classify)?;
         Ok(Self::from_client(client).with_names(self.names().clone()))
     }
+
+    fn with_clock_skew(self, offset: chrono::TimeDelta) -> Option<Self> {
+        Some(MongoBackend::with_clock_skew(self, offset))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,7 +62,8 @@ pub(crate) fn to_document(
         "status": PENDING,
         "attempts": 0_i32,
         "last_error": Bson::Null,
-        "next_attempt_at": date(now),
+        // Due at once (the Unix epoch) on any relay's clock: the staging host's may run ahead.
+        "next_attempt_at": bson::DateTime::from_millis(0),
         "created_at": date(now),
     });
     Ok(document)

@@ -10,10 +10,14 @@ pub(crate) const DUPLICATE_KEY: i32 = 11000;
 /// MongoDB's code for a write conflict between two transactions.
 pub(crate) const WRITE_CONFLICT: i32 = 112;
 
-/// Classifies a driver error: network trouble, server selection, and anything the server
+/// Classifies a driver error: a write conflict with another transaction is a
+/// [`Error::Conflict`]; network trouble, server selection, and anything else the server
 /// labels transient (a transaction to retry, a commit whose result is unknown) may work later;
 /// anything else will not.
 pub(crate) fn classify(error: MongoError) -> Error {
+    if code(&error) == Some(WRITE_CONFLICT) {
+        return Error::Conflict(Box::new(error));
+    }
     let transient = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
         || error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
         || matches!(
@@ -21,13 +25,44 @@ pub(crate) fn classify(error: MongoError) -> Error {
             ErrorKind::Io(_)
                 | ErrorKind::ConnectionPoolCleared { .. }
                 | ErrorKind::ServerSelection { .. }
-        )
-        || code(&error) == Some(WRITE_CONFLICT);
+        );
     if transient {
         Error::unavailable(error)
     } else {
         Error::backend(error)
     }
+}
+
+/// Why writing a key's last sequence failed: another transaction writing the same key (a write
+/// conflict, or a duplicate key when both create its document) is a [`Error::Conflict`] that
+/// names the key.
+pub(crate) fn classify_sequence_write(error: MongoError, key: &str) -> Error {
+    if code(&error) == Some(WRITE_CONFLICT) || is_duplicate_key(&error) {
+        sequence_conflict(key, error.to_string())
+    } else {
+        classify(error)
+    }
+}
+
+/// A refused write of a key's last sequence, from the server's write error.
+pub(crate) fn sequence_write_refused(code: i32, key: &str, message: String) -> Error {
+    if code == WRITE_CONFLICT || code == DUPLICATE_KEY {
+        sequence_conflict(key, message)
+    } else {
+        Error::backend(format!(
+            "writing the last sequence of key {key:?} failed ({code}): {message}"
+        ))
+    }
+}
+
+fn sequence_conflict(key: &str, cause: String) -> Error {
+    Error::Conflict(
+        format!(
+            "another transaction is writing events of key {key:?}: writers of a key commit one \
+             at a time ({cause})"
+        )
+        .into(),
+    )
 }
 
 /// Whether the server refused a write because the key exists.

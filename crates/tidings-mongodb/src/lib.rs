@@ -64,8 +64,12 @@
 //!   in batches. A TTL index on `published_at` can do the same on the server
 //!   (`{published_at: 1}`, `expireAfterSeconds`, partial on `status: "published"`); rows
 //!   not yet published have no `published_at` and are never expired.
-//! - Sequences order a key's rows; they are the staging time in microseconds (times 1000,
-//!   plus a counter), strictly increasing within a process.
+//! - Sequences order a key's rows in commit order, whatever the writers' clocks say: a row
+//!   takes the staging time in microseconds (times 1000, plus a counter), but never at or
+//!   below its key's last sequence, which `{outbox}_keys` keeps and the staging transaction
+//!   updates. Two units of work staging events of one key at the same time meet a write
+//!   conflict there: the second fails with [`Error::Conflict`](tidings_core::Error::Conflict),
+//!   nothing of it written, and succeeds when run again (the Kafka consumer retries by itself).
 
 mod backend;
 mod claim;
@@ -74,6 +78,7 @@ mod error;
 mod event_store;
 mod names;
 mod query;
+mod sequence;
 
 pub use backend::MongoBackend;
 pub use event_store::MongoEventStore;

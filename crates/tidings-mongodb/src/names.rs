@@ -1,7 +1,8 @@
 use tidings_core::{Error, Result};
 
 /// Where Tidings keeps its collections: a database and the names of the outbox and inbox
-/// collections in it. Names are checked against MongoDB's rules when built, so a typo is an
+/// collections in it. Beside the outbox, `{outbox}_keys` holds each partition key's last
+/// sequence. Names are checked against MongoDB's rules when built, so a typo is an
 /// error at start-up rather than a collection nobody reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Names {
@@ -25,10 +26,19 @@ impl Names {
     pub fn new(database: &str, outbox: &str, inbox: &str) -> Result<Self> {
         validate_database(database)?;
         validate_collection(outbox)?;
+        // The keys collection's name is the outbox's and 5 bytes more.
+        if outbox.len() > 115 {
+            return Err(invalid(
+                "outbox collection",
+                outbox,
+                "it is longer than 115 bytes",
+            ));
+        }
         validate_collection(inbox)?;
-        if outbox == inbox {
+        if outbox == inbox || inbox == format!("{outbox}_keys") {
             return Err(Error::Configuration(format!(
-                "the outbox and the inbox need collections of their own, both are named {outbox:?}"
+                "the outbox, its keys collection and the inbox need collections of their own: \
+                 outbox {outbox:?}, inbox {inbox:?}"
             )));
         }
         Ok(Self {
@@ -57,6 +67,11 @@ impl Names {
     /// The inbox collection.
     pub fn inbox(&self) -> &str {
         &self.inbox
+    }
+
+    /// The collection of each partition key's last sequence: `{outbox}_keys`.
+    pub fn keys(&self) -> String {
+        format!("{}_keys", self.outbox)
     }
 }
 
@@ -117,6 +132,7 @@ mod tests {
             ("app", "o$", "i"),
             ("app", "system.outbox", "i"),
             ("app", "same", "same"),
+            ("app", "outbox", "outbox_keys"),
         ] {
             let error = Names::new(database, outbox, inbox).expect_err(database);
             assert!(matches!(error, Error::Configuration(_)), "{error}");
