@@ -289,28 +289,7 @@ impl Pipeline {
 
     /// Reads `count` records of the topic from the beginning of every partition.
     pub async fn read_all(&self, count: u32) -> Vec<Record> {
-        let consumer: StreamConsumer = rdkafka_config(&self.kafka)
-            .set("group.id", unique("reader"))
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("reader");
-        let mut partitions = TopicPartitionList::new();
-        for partition in 0..PARTITIONS {
-            partitions
-                .add_partition_offset(&self.topic, partition, Offset::Beginning)
-                .expect("partition");
-        }
-        consumer.assign(&partitions).expect("assign");
-        let mut records = Vec::new();
-        tokio::time::timeout(Duration::from_secs(60), async {
-            while records.len() < count as usize {
-                let message = consumer.recv().await.expect("receive");
-                records.push(tidings::kafka::to_record(&message));
-            }
-        })
-        .await
-        .expect("the topic did not hold every record within 60 s");
-        records
+        read_topic(&self.kafka, &self.topic, count as usize).await
     }
 
     /// Drops the schema and the topic.
@@ -322,6 +301,33 @@ impl Pipeline {
             .execute(self.backend.pool())
             .await;
     }
+}
+
+/// Reads `count` records of `topic` (of [`PARTITIONS`] partitions) from the beginning of every
+/// partition; fails after 60 s.
+pub async fn read_topic(kafka: &KafkaConfig, topic: &str, count: usize) -> Vec<Record> {
+    let consumer: StreamConsumer = rdkafka_config(kafka)
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    let mut partitions = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        partitions
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&partitions).expect("assign");
+    let mut records = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while records.len() < count {
+            let message = consumer.recv().await.expect("receive");
+            records.push(tidings::kafka::to_record(&message));
+        }
+    })
+    .await
+    .expect("the topic did not hold every record within 60 s");
+    records
 }
 
 fn rdkafka_config(kafka: &KafkaConfig) -> rdkafka::ClientConfig {

@@ -6,6 +6,7 @@
 mod dynamodb;
 mod fixture;
 mod measure;
+mod mongo_staging;
 mod persistent;
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
@@ -326,13 +327,29 @@ async fn benchmark(mut args: Args) {
             "  server-only insert ceiling, 1 connection",
             format!("{server:.0}"),
         ));
-        results.insert(
-            "staging_100_per_tx_events_per_s".into(),
-            json!({
-                "one_connection": one, "two_connections": two,
-                "server_only_insert_ceiling": server,
-            }),
-        );
+        let mut staging = json!({
+            "one_connection": one, "two_connections": two,
+            "server_only_insert_ceiling": server,
+        });
+        if let Ok(mongo_url) = std::env::var("MONGODB_URL") {
+            step("MongoDB staging, 100 events per transaction");
+            let mongo = mongo_staging::staging_figures(&mongo_url, transactions / 10).await;
+            let rate = |figure: &str| format!("{:.0}", mongo[figure].as_f64().unwrap_or(f64::NAN));
+            rows.push(Row::info(
+                "  MongoDB, 100/tx: 100 keys | 1 key (events/s)",
+                format!(
+                    "{} | {}",
+                    rate("uow_100_keys_per_tx_events_per_s"),
+                    rate("uow_one_key_per_tx_events_per_s")
+                ),
+            ));
+            rows.push(Row::info(
+                "  MongoDB, rows alone, clock-numbered (old)",
+                rate("insert_many_only_clock_sequences_events_per_s"),
+            ));
+            staging["mongodb"] = mongo;
+        }
+        results.insert("staging_100_per_tx_events_per_s".into(), staging);
     }
     if wants("consumer") {
         step("consumer throughput with and without the inbox");
