@@ -17,7 +17,7 @@
 //! query per claim.
 
 use futures_util::future::join_all;
-use tidings_core::{ClaimRequest, OutboxRecord, RecordStatus, Result};
+use tidings_core::{ClaimRequest, OutboxRecord, RecordStatus, Result, claim_policy};
 
 use crate::{
     DynamoBackend,
@@ -148,11 +148,10 @@ impl DynamoBackend {
                 .iter()
                 .map(item::row_view)
                 .collect::<Result<Vec<_>>>()?;
-            let run = narrowed.take_runs(
-                views
-                    .into_iter()
-                    .map(|view| (view.record, view.next_attempt_at, view.lease_until)),
-            );
+            let run: Vec<OutboxRecord> = claim_policy::take_runs(&narrowed, views)
+                .into_iter()
+                .map(|view| view.record)
+                .collect();
             if !run.is_empty() {
                 rows += run.len();
                 runs.push(run);

@@ -7,7 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, SecondsFormat, Utc};
-use tidings_core::{Envelope, ExtensionValue, MessageId, OutboxRecord, RecordStatus, Result};
+use tidings_core::{
+    Envelope, ExtensionValue, MessageId, OutboxRecord, RecordStatus, Result,
+    claim_policy::ClaimView,
+};
 
 use crate::error::corrupt;
 
@@ -201,13 +204,7 @@ pub(crate) fn envelope(item: &Item) -> Result<Envelope> {
 }
 
 /// A row as the relay sees it, with the fields that decide whether a claim may take it.
-pub(crate) struct RowView {
-    pub(crate) record: OutboxRecord,
-    pub(crate) next_attempt_at: DateTime<Utc>,
-    pub(crate) lease_until: Option<DateTime<Utc>>,
-}
-
-pub(crate) fn row_view(item: &Item) -> Result<RowView> {
+pub(crate) fn row_view(item: &Item) -> Result<ClaimView> {
     let status = RecordStatus::parse(&text(item, attr::STATUS)?)
         .ok_or_else(|| corrupt("outbox", "unknown status"))?;
     let record = OutboxRecord::new(
@@ -220,7 +217,7 @@ pub(crate) fn row_view(item: &Item) -> Result<RowView> {
         optional_text(item, attr::LAST_ERROR),
         time(item, attr::CREATED).ok_or_else(|| corrupt("outbox", "no created_at"))?,
     );
-    Ok(RowView {
+    Ok(ClaimView {
         record,
         next_attempt_at: time(item, attr::DUE).unwrap_or_default(),
         lease_until: time(item, attr::LEASE),

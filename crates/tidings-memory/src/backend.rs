@@ -1,5 +1,5 @@
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap},
     fmt,
     sync::{Arc, Mutex, MutexGuard},
 };
@@ -9,6 +9,7 @@ use tidings_core::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
     InboxRepository, Limits, MessageId, Notifications, Notifier, OutboxRecord, OutboxRepository,
     OutboxStats, Outcome, RecordStatus, Result, Settlement, Transactional,
+    claim_policy::{self, ClaimCandidate},
 };
 use tokio::sync::OwnedMutexGuard;
 
@@ -66,6 +67,30 @@ impl Row {
 
     fn leased_by(&self, owner: &str) -> bool {
         self.status == RecordStatus::Leased && self.lease_owner.as_deref() == Some(owner)
+    }
+}
+
+/// A row as the claim policy sees it, borrowed under the state's lock.
+struct Candidate<'a> {
+    sequence: i64,
+    row: &'a Row,
+}
+
+impl ClaimCandidate for Candidate<'_> {
+    fn key(&self) -> &str {
+        &self.row.envelope.key
+    }
+
+    fn status(&self) -> RecordStatus {
+        self.row.status
+    }
+
+    fn next_attempt_at(&self) -> DateTime<Utc> {
+        self.row.next_attempt_at
+    }
+
+    fn lease_until(&self) -> Option<DateTime<Utc>> {
+        self.row.lease_until
     }
 }
 
@@ -268,31 +293,27 @@ impl OutboxRepository for MemoryBackend {
 
     async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxRecord>> {
         let mut state = self.state();
+        let candidates = state
+            .rows
+            .iter()
+            .filter(|(_, row)| matches!(row.status, RecordStatus::Pending | RecordStatus::Leased))
+            .map(|(sequence, row)| Candidate {
+                sequence: *sequence,
+                row,
+            });
+        let chosen: Vec<i64> = claim_policy::take_runs(request, candidates)
+            .into_iter()
+            .map(|candidate| candidate.sequence)
+            .collect();
         let lease_until = request.lease_until();
-        let mut blocked: HashSet<String> = HashSet::new();
-        let mut keys: HashSet<String> = HashSet::new();
-        let mut claimed = Vec::new();
-        for (sequence, row) in state.rows.iter_mut() {
-            if claimed.len() >= request.limit {
-                break;
+        let mut claimed = Vec::with_capacity(chosen.len());
+        for sequence in chosen {
+            if let Some(row) = state.rows.get_mut(&sequence) {
+                row.status = RecordStatus::Leased;
+                row.lease_owner = Some(request.owner.clone());
+                row.lease_until = Some(lease_until);
+                claimed.push(row.record(sequence));
             }
-            if matches!(row.status, RecordStatus::Published | RecordStatus::Dead) {
-                continue;
-            }
-            let claimable = request.admits(row.status, row.next_attempt_at, row.lease_until);
-            if blocked.contains(&row.envelope.key) {
-                continue;
-            }
-            let new_key = !keys.contains(&row.envelope.key);
-            if !claimable || (new_key && keys.len() >= request.key_limit()) {
-                blocked.insert(row.envelope.key.clone());
-                continue;
-            }
-            keys.insert(row.envelope.key.clone());
-            row.status = RecordStatus::Leased;
-            row.lease_owner = Some(request.owner.clone());
-            row.lease_until = Some(lease_until);
-            claimed.push(row.record(*sequence));
         }
         Ok(claimed)
     }
@@ -444,13 +465,13 @@ impl DeadLetterRepository for MemoryBackend {
             let Some(sequence) = state.sequence_of.get(id).copied() else {
                 continue;
             };
-            if let Some(row) = state.rows.get_mut(&sequence) {
-                if row.status == RecordStatus::Dead {
-                    row.status = RecordStatus::Pending;
-                    row.attempts = 0;
-                    row.next_attempt_at = now;
-                    retried += 1;
-                }
+            if let Some(row) = state.rows.get_mut(&sequence)
+                && row.status == RecordStatus::Dead
+            {
+                row.status = RecordStatus::Pending;
+                row.attempts = 0;
+                row.next_attempt_at = now;
+                retried += 1;
             }
         }
         Ok(retried)

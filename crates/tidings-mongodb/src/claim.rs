@@ -3,7 +3,7 @@
 //!
 //! 1. Plan: read unfinished rows in sequence order from the start. The first row of a key met
 //!    this way is its head (every earlier unfinished row was read before it), so the same
-//!    admission rule as elsewhere ([`ClaimRequest::take_runs`]) picks runs. When a page yields
+//!    admission rule as elsewhere ([`claim_policy::take_runs`]) picks runs. When a page yields
 //!    too little (its keys held by other relays, or waiting for a retry), the next page skips
 //!    every key already seen, so a blocked key's backlog is passed over, not read again.
 //! 2. Win heads: one conditional update leases the planned heads that are still claimable,
@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use mongodb::bson::{Bson, Document, doc};
-use tidings_core::{ClaimRequest, OutboxRecord, Result};
+use tidings_core::{ClaimRequest, OutboxRecord, Result, claim_policy};
 
 use crate::{
     MongoBackend,
@@ -124,11 +124,10 @@ async fn plan(backend: &MongoBackend, request: &ClaimRequest) -> Result<Vec<Outb
         )
         .at(request.now)
         .with_max_keys(request.key_limit() - keys_planned);
-        let taken = share.take_runs(
-            views
-                .into_iter()
-                .map(|v| (v.record, v.next_attempt_at, v.lease_until)),
-        );
+        let taken: Vec<OutboxRecord> = claim_policy::take_runs(&share, views)
+            .into_iter()
+            .map(|view| view.record)
+            .collect();
         keys_planned += taken
             .iter()
             .map(|r| r.envelope.key.as_str())

@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use mongodb::bson::{self, Binary, Bson, Document, doc, spec::BinarySubtype};
 use tidings_core::{
     Envelope, Error, ExtensionValue, MessageId, OutboxRecord, RecordStatus, Result,
+    claim_policy::ClaimView,
 };
 
 pub(crate) const PENDING: &str = "pending";
@@ -140,13 +141,6 @@ pub(crate) fn to_envelope(document: &Document, id_field: &str) -> Result<Envelop
     envelope.causation_id = optional_text(document, "causation_id");
     envelope.traceparent = optional_text(document, "traceparent");
     Ok(envelope)
-}
-
-/// The fields of a row that decide whether a claim may take it.
-pub(crate) struct ClaimView {
-    pub(crate) record: OutboxRecord,
-    pub(crate) next_attempt_at: DateTime<Utc>,
-    pub(crate) lease_until: Option<DateTime<Utc>>,
 }
 
 pub(crate) fn to_claim_view(document: &Document) -> Result<ClaimView> {

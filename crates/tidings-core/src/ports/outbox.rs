@@ -1,8 +1,8 @@
-use std::{collections::HashSet, future::Future, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 
-use crate::{Envelope, MessageId, Notifications, Result, Transactional};
+use crate::{Envelope, MessageId, Notifications, Result, Transactional, claim_policy::ClaimView};
 
 /// Where an outbox row is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,53 +131,35 @@ impl ClaimRequest {
         self.now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
     }
 
-    /// Whether a row may be handed out now, its key's earlier rows aside: pending and due, or
-    /// leased with a lease that has run out.
+    /// Whether a row may be handed out now, its key's earlier rows aside
+    /// ([`claim_policy::admits`](crate::claim_policy::admits) at this request's time).
     pub fn admits(
         &self,
         status: RecordStatus,
         next_attempt_at: DateTime<Utc>,
         lease_until: Option<DateTime<Utc>>,
     ) -> bool {
-        match status {
-            RecordStatus::Pending => next_attempt_at <= self.now,
-            RecordStatus::Leased => lease_until.is_some_and(|t| t <= self.now),
-            RecordStatus::Published | RecordStatus::Dead => false,
-        }
+        crate::claim_policy::admits(self.now, status, next_attempt_at, lease_until)
     }
 
-    /// From unfinished rows of some keys, in sequence order and each with its next attempt time
-    /// and lease end, keeps per key the rows up to the first one this request does not admit:
-    /// that row (a retry not yet due, a live lease) holds back the rest of its key. Rows of
-    /// keys beyond the [`key_limit`](Self::key_limit) are left, and so is everything after the
-    /// first `limit` rows taken.
+    /// The rows this request takes from unfinished rows of some keys in sequence order, each
+    /// with its next attempt time and lease end
+    /// ([`claim_policy::take_runs`](crate::claim_policy::take_runs)).
     pub fn take_runs(
         &self,
         rows: impl IntoIterator<Item = (OutboxRecord, DateTime<Utc>, Option<DateTime<Utc>>)>,
     ) -> Vec<OutboxRecord> {
-        let mut blocked: HashSet<String> = HashSet::new();
-        let mut keys: HashSet<String> = HashSet::new();
-        let mut taken = Vec::new();
-        for (record, next_attempt_at, lease_until) in rows {
-            if taken.len() >= self.limit {
-                break;
-            }
-            if blocked.contains(&record.envelope.key) {
-                continue;
-            }
-            let new_key = !keys.contains(&record.envelope.key);
-            if new_key && keys.len() >= self.key_limit() {
-                blocked.insert(record.envelope.key.clone());
-                continue;
-            }
-            if self.admits(record.status, next_attempt_at, lease_until) {
-                keys.insert(record.envelope.key.clone());
-                taken.push(record);
-            } else {
-                blocked.insert(record.envelope.key.clone());
-            }
-        }
-        taken
+        let views = rows
+            .into_iter()
+            .map(|(record, next_attempt_at, lease_until)| ClaimView {
+                record,
+                next_attempt_at,
+                lease_until,
+            });
+        crate::claim_policy::take_runs(self, views)
+            .into_iter()
+            .map(|view| view.record)
+            .collect()
     }
 }
 
@@ -291,8 +273,9 @@ impl OutboxStats {
 /// - [`claim_batch`](Self::claim_batch) finds rows by status, never by "the last sequence I saw",
 ///   so a row whose transaction commits late is still found;
 /// - a row is claimable only when every earlier row of its key is published or dead, and it is
-///   pending and due, or leased with an expired lease; the rows of one key are returned in
-///   sequence order, so several relays never send one key out of order;
+///   pending and due, or leased with an expired lease (the rule of
+///   [`claim_policy`](crate::claim_policy)); the rows of one key are returned in sequence order,
+///   so several relays never send one key out of order;
 /// - [`settle`](Self::settle) applies an outcome only while the row is leased by the settling
 ///   owner (except `Published`, which is applied as long as the row is not yet published).
 pub trait OutboxRepository: Transactional {
