@@ -3,18 +3,18 @@
 //! ([`EventPublisher`], [`OutboxRepository`], [`InboxRepository`], [`DeadLetterRepository`] over a
 //! [`Transactional`] backend), the retry policy, the correlation context and the one error type.
 //!
-//! Adapters implement the ports; the `tidings-uow` and `tidings-relay` crates are written against
-//! them only. With the `conformance` feature this crate also ships the behavioural suite that every
-//! adapter runs (see [`conformance`]); with `mock`, mockall mocks of the ports.
+//! Adapters implement the ports; the `tidings-uow`, `tidings-relay` and `tidings-persistent`
+//! crates are written against them only. With the `mock` feature, mockall mocks of the ports.
+//! The behavioural suite every adapter runs is the `tidings-testkit` crate.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod claim_policy;
 pub mod cloudevents;
 pub mod context;
 mod envelope;
 mod error;
 mod message;
 mod notify;
-pub mod persistent;
 mod ports;
 mod retry;
 pub mod sequence;
@@ -23,10 +23,6 @@ mod topic;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
-
-#[cfg(feature = "conformance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
-pub mod conformance;
 
 pub use envelope::{Envelope, EnvelopeFactory, ExtensionValue, Limits, MessageId};
 pub use error::{BoxError, Error, Result};

@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::Utc;
 use tracing::warn;
 
-use crate::{
+use tidings_core::{
     Envelope, Error, EventPublisher, EventStore, MessageId, Result, StoredEvent, StoredEventQuery,
     context::{self, Context},
 };

@@ -11,11 +11,17 @@ pub use tidings_core::{
     BoxError, ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, EnvelopeFactory,
     Error, EventPublisher, EventStore, ExtensionValue, InboxClaim, InboxRepository, Limits,
     Message, MessageId, Notifications, Notifier, OutboxRecord, OutboxRepository,
-    OutboxRepositoryExt, OutboxStats, Outcome, Payload, RecordStatus, Result, RetryPolicy,
-    Settlement, StoredEvent, StoredEventQuery, TopicRouter, Transactional, cloudevents, context,
-    persistent,
+    OutboxRepositoryExt, OutboxStats, Outcome, Payload, PublishOutcome, RecordStatus, Result,
+    RetryPolicy, Settlement, StoredEvent, StoredEventQuery, TopicRouter, Transactional,
+    cloudevents, context,
 };
 pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work};
+
+/// The persistent publisher: a copy of every event it sends, for `publish_pending` and
+/// `republish`.
+pub mod persistent {
+    pub use tidings_persistent::*;
+}
 
 /// The relay that moves outbox rows to the broker.
 pub mod relay {
@@ -27,6 +33,9 @@ pub mod relay {
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 pub mod memory {
     pub use tidings_memory::*;
+
+    /// The unit of work over [`MemoryBackend`].
+    pub type MemoryUnitOfWork = crate::UnitOfWork<MemoryBackend>;
 }
 
 /// DynamoDB outbox, inbox and unit of work.
@@ -34,6 +43,9 @@ pub mod memory {
 #[cfg_attr(docsrs, doc(cfg(feature = "dynamodb")))]
 pub mod dynamodb {
     pub use tidings_dynamodb::*;
+
+    /// The unit of work over [`DynamoBackend`].
+    pub type DynamoUnitOfWork = crate::UnitOfWork<DynamoBackend>;
 }
 
 /// Kafka publisher, idempotent consumer and topic admin.
@@ -48,6 +60,9 @@ pub mod kafka {
 #[cfg_attr(docsrs, doc(cfg(feature = "mongodb")))]
 pub mod mongodb {
     pub use tidings_mongodb::*;
+
+    /// The unit of work over [`MongoBackend`].
+    pub type MongoUnitOfWork = crate::UnitOfWork<MongoBackend>;
 }
 
 /// PostgreSQL outbox, inbox and unit of work.
@@ -55,6 +70,9 @@ pub mod mongodb {
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres {
     pub use tidings_postgres::*;
+
+    /// The unit of work over [`PostgresBackend`].
+    pub type PostgresUnitOfWork = crate::UnitOfWork<PostgresBackend>;
 }
 
 /// SQLite outbox, inbox and unit of work.
@@ -62,4 +80,7 @@ pub mod postgres {
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite {
     pub use tidings_sqlite::*;
+
+    /// The unit of work over [`SqliteBackend`].
+    pub type SqliteUnitOfWork = crate::UnitOfWork<SqliteBackend>;
 }
