@@ -25,7 +25,7 @@ use tidings::{
     postgres::{PostgresBackend, PostgresTransaction, PostgresUnitOfWork, Schema},
     relay::{Relay, RelayConfig},
 };
-pub use tidings_core::conformance::{server_from_env, unique};
+pub use tidings_testkit::{server_from_env, unique};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -1,26 +1,18 @@
-//! The persistent publisher against real servers: its rules (the shared suite in
-//! `tidings_core::conformance::persistent`) with PostgreSQL and MongoDB stores sending to Kafka
-//! (Tansu), and a real broker outage between store and send.
+//! The persistent publisher through a real broker outage between store and send (PostgreSQL
+//! store, a Tansu of the test's own). Its rules run as the shared suite in
+//! `persistent_suite.rs`.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Mutex, time::Duration};
 
 use sqlx::PgPool;
 use tidings::{
     EventStore, StoredEventQuery,
     kafka::{KafkaConfig, KafkaPublisher},
-    mongodb::{MongoBackend, MongoEventStore, Names},
     persistent::{PersistentConfig, PersistentPublisher},
     postgres::{PostgresEventStore, Schema},
 };
-use tidings_core::conformance::{event, persistent::run_suite, server_from_env, unique};
-use tidings_tests::{CreatingTopics, PrivateBroker};
-
-fn kafka() -> Option<KafkaConfig> {
-    server_from_env("KAFKA_BOOTSTRAP_SERVERS").map(KafkaConfig::new)
-}
+use tidings_testkit::{conformance::event, server_from_env, unique};
+use tidings_tests::PrivateBroker;
 
 async fn postgres_store(pool: &PgPool, schemas: &Mutex<Vec<String>>) -> PostgresEventStore {
     let schema = unique("p").replace('-', "_");
@@ -41,55 +33,6 @@ async fn drop_schemas(pool: &PgPool, schemas: &Mutex<Vec<String>>) {
             .await
             .expect("drop schema");
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persistent_publisher_with_a_postgres_store() {
-    let (Some(url), Some(kafka)) = (server_from_env("DATABASE_URL"), kafka()) else {
-        return;
-    };
-    let pool = PgPool::connect(&url)
-        .await
-        .expect("connect to DATABASE_URL");
-    let schemas: Arc<Mutex<Vec<String>>> = Arc::default();
-    let publisher = CreatingTopics::new(&kafka);
-    run_suite(|| postgres_store(&pool, &schemas), publisher.clone()).await;
-    drop_schemas(&pool, &schemas).await;
-    publisher.delete_topics().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persistent_publisher_with_a_mongodb_store() {
-    let (Some(url), Some(kafka)) = (server_from_env("MONGODB_URL"), kafka()) else {
-        return;
-    };
-    let backend = MongoBackend::connect(&url)
-        .await
-        .expect("connect to MONGODB_URL");
-    let databases: Arc<Mutex<Vec<String>>> = Arc::default();
-    let publisher = CreatingTopics::new(&kafka);
-    run_suite(
-        || async {
-            let database = unique("p").replace('-', "_");
-            databases.lock().expect("lock").push(database.clone());
-            let names = Names::in_database(&database).expect("valid name");
-            let store = MongoEventStore::new(backend.client().clone(), &names);
-            store.migrate().await.expect("migrate");
-            store
-        },
-        publisher.clone(),
-    )
-    .await;
-    let taken = std::mem::take(&mut *databases.lock().expect("lock"));
-    for database in taken {
-        backend
-            .client()
-            .database(&database)
-            .drop()
-            .await
-            .expect("drop database");
-    }
-    publisher.delete_topics().await;
 }
 
 /// A real outage: the broker is frozen after the copy is stored and before the send completes.

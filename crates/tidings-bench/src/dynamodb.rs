@@ -11,11 +11,12 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use serde_json::{Value, json};
-use tidings_core::{BoxError, Envelope, OutboxRepository, Transactional, conformance::unique};
-use tidings_dynamodb::{DynamoBackend, DynamoUnitOfWork, Tables};
+use tidings_core::{BoxError, Envelope, OutboxRepository, Transactional};
+use tidings_dynamodb::{DynamoBackend, Tables};
 use tidings_kafka::{KafkaConfig, KafkaPublisher};
-use tidings_postgres::PostgresUnitOfWork;
 use tidings_relay::Relay;
+use tidings_testkit::unique;
+use tidings_uow::UnitOfWork;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -82,10 +83,10 @@ async fn commit_latencies(url: &str, commits: u32) -> (Latency, Latency) {
         "INSERT INTO \"{}\".accounts (owner, balance) VALUES ($1, $2)",
         pg.schema().schema()
     );
-    let pg_uow = PostgresUnitOfWork::new(pg.clone());
+    let pg_uow = UnitOfWork::new(pg.clone());
     let dynamo = backend().await;
     let table = accounts(&dynamo);
-    let dynamo_uow = DynamoUnitOfWork::new(dynamo.clone());
+    let dynamo_uow = UnitOfWork::new(dynamo.clone());
     let (mut pg_samples, mut dynamo_samples) = (Vec::new(), Vec::new());
     for n in 0..commits {
         let started = Instant::now();

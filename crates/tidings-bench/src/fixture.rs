@@ -8,11 +8,10 @@ use rdkafka::{
     consumer::{BaseConsumer, Consumer},
 };
 use serde::Serialize;
-use tidings_core::{
-    Envelope, Message, OutboxRepository, Transactional, cloudevents, conformance::unique,
-};
+use tidings_core::{Envelope, Message, OutboxRepository, Transactional, cloudevents};
 use tidings_kafka::{KafkaAdmin, KafkaConfig};
 use tidings_postgres::{PostgresBackend, Schema};
+use tidings_testkit::unique;
 
 /// Size of every event's payload, as the issue asks.
 pub(crate) const PAYLOAD_BYTES: usize = 300;

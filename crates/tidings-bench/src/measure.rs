@@ -14,15 +14,18 @@ use rdkafka::{
 };
 use tidings_core::{
     BoxError, ClaimRequest, Envelope, EventPublisher, OutboxRepository, Outcome, PublishOutcome,
-    Settlement, cloudevents, conformance::unique,
+    Settlement, cloudevents,
 };
 use tidings_kafka::{ConsumerConfig, EventHandler, KafkaConfig, KafkaConsumer, KafkaPublisher};
-use tidings_postgres::{PostgresTransaction, PostgresUnitOfWork};
+use tidings_postgres::{PostgresBackend, PostgresTransaction};
 use tidings_relay::{Relay, RelayConfig};
+use tidings_testkit::unique;
 use tidings_uow::Work;
 use tokio_util::sync::CancellationToken;
 
 use crate::fixture::{self, BenchEvent, KEYS, PARTITIONS, Verification, percentile};
+
+type PostgresUnitOfWork = tidings_uow::UnitOfWork<PostgresBackend>;
 
 fn per_second(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()

@@ -9,8 +9,10 @@ use std::time::Instant;
 use chrono::Utc;
 use mongodb::bson::{Binary, Document, doc, spec::BinarySubtype};
 use serde_json::{Value, json};
-use tidings_core::{Envelope, conformance::unique};
-use tidings_mongodb::{MongoBackend, MongoUnitOfWork, Names};
+use tidings_core::Envelope;
+use tidings_mongodb::{MongoBackend, Names};
+use tidings_testkit::unique;
+use tidings_uow::UnitOfWork;
 
 use crate::fixture;
 
@@ -29,7 +31,7 @@ fn events(from: u64, one_key: bool) -> Vec<Envelope> {
 }
 
 async fn through_unit_of_work(backend: &MongoBackend, transactions: u64, one_key: bool) -> f64 {
-    let uow = MongoUnitOfWork::new(backend.clone());
+    let uow = UnitOfWork::new(backend.clone());
     let base = if one_key { 10_000_000 } else { 0 };
     let started = Instant::now();
     for t in 0..transactions {

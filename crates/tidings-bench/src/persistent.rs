@@ -5,12 +5,10 @@
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use tidings_core::{
-    Envelope, EventPublisher, EventStore,
-    persistent::{PersistentConfig, PersistentPublisher},
-};
+use tidings_core::{Envelope, EventPublisher, EventStore};
 use tidings_kafka::{KafkaConfig, KafkaPublisher};
 use tidings_mongodb::{MongoBackend, MongoEventStore, Names};
+use tidings_persistent::{PersistentConfig, PersistentPublisher};
 use tidings_postgres::{PostgresEventStore, Schema};
 
 use crate::fixture;
@@ -141,7 +139,7 @@ pub(crate) async fn figures(
 
     if let Some(mongo_url) = mongo_url {
         let backend = MongoBackend::connect(mongo_url).await.expect("MONGODB_URL");
-        let database = tidings_core::conformance::unique("bench").replace('-', "_");
+        let database = tidings_testkit::unique_ident("bench");
         let names = Names::in_database(&database).expect("name");
         let store = MongoEventStore::new(backend.client().clone(), &names);
         store.migrate().await.expect("migrate");

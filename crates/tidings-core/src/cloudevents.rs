@@ -48,6 +48,18 @@ pub struct Record {
 }
 
 impl Record {
+    /// The bytes a broker counts against its message size limit: value, key, and every
+    /// header's name and value.
+    pub fn size(&self) -> usize {
+        self.value.len()
+            + self.key.as_ref().map_or(0, Vec::len)
+            + self
+                .headers
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum::<usize>()
+    }
+
     /// The first header called `name` (header names compare case-insensitively).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers

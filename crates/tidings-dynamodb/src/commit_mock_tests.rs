@@ -11,7 +11,8 @@ use aws_sdk_dynamodb::{
     types::{CancellationReason, error::TransactionCanceledException},
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use tidings_core::{OutboxRepository, Transactional, conformance::event};
+use tidings_core::{OutboxRepository, Transactional};
+use tidings_testkit::conformance::event;
 
 use crate::DynamoBackend;
 

@@ -13,12 +13,13 @@
 //! use std::collections::HashMap;
 //!
 //! use aws_sdk_dynamodb::types::AttributeValue;
-//! use tidings_dynamodb::{DynamoBackend, DynamoUnitOfWork};
+//! use tidings_uow::UnitOfWork;
+//! use tidings_dynamodb::DynamoBackend;
 //!
 //! // Region, credentials and endpoint come from the standard AWS environment.
 //! let backend = DynamoBackend::from_env().await;
 //! backend.create_tables().await?; // outbox and inbox, with their indexes and TTL
-//! let uow = DynamoUnitOfWork::new(backend);
+//! let uow = UnitOfWork::new(backend);
 //! uow.run(async |work| {
 //!     let order = HashMap::from([
 //!         ("order_id".to_owned(), AttributeValue::S("order-1".to_owned())),
@@ -83,15 +84,6 @@ pub use error::{
 };
 pub use tables::Tables;
 pub use transaction::DynamoTransaction;
-
-/// The unit of work over DynamoDB.
-pub type DynamoUnitOfWork = tidings_uow::UnitOfWork<DynamoBackend>;
-
-#[cfg(test)]
-mod conformance_tests;
-
-#[cfg(test)]
-mod commit_tests;
 
 #[cfg(test)]
 mod commit_mock_tests;

@@ -5,20 +5,22 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use chrono::Utc;
+mod common;
+
 use tidings_core::{
     Error, InboxClaim, InboxRepository, MessageId, OutboxRepository, Transactional,
-    conformance::{self, event},
 };
-use tidings_uow::UnitOfWorkError;
+use tidings_dynamodb::{DynamoBackend, DynamoError};
+use tidings_testkit::{self as conformance, conformance::event};
+use tidings_uow::{UnitOfWork, UnitOfWorkError};
 
-use crate::{
-    DynamoBackend, DynamoError, DynamoUnitOfWork,
-    conformance_tests::{drop_backend, fresh_backend, marker_table},
-};
+use common::{drop_backend, fresh_backend, marker_table};
+
+type DynamoUnitOfWork = UnitOfWork<DynamoBackend>;
 
 async fn backend() -> Option<DynamoBackend> {
     conformance::server_from_env("AWS_ENDPOINT_URL_DYNAMODB")?;
-    Some(fresh_backend(&conformance::unique("c")).await)
+    Some(fresh_backend(&conformance::unique_ident("c")).await)
 }
 
 /// The DynamoDB error of a failed unit of work: from the commit, or from a write the handler

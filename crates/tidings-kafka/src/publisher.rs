@@ -220,13 +220,7 @@ impl KafkaPublisher {
     fn encode(&self, envelope: &Envelope) -> Result<Record> {
         validate_topic(&envelope.topic)?;
         let record = cloudevents::encode(envelope, self.mode)?;
-        let size = record.value.len()
-            + record.key.as_ref().map_or(0, Vec::len)
-            + record
-                .headers
-                .iter()
-                .map(|(k, v)| k.len() + v.len())
-                .sum::<usize>();
+        let size = record.size();
         if size > self.max_message_bytes {
             return Err(Error::PayloadTooLarge {
                 size,

@@ -1,24 +1,18 @@
-//! The Kafka publisher and consumer against a real Kafka-protocol broker
-//! (`KAFKA_BOOTSTRAP_SERVERS`, Tansu from `scripts/services`), with a PostgreSQL inbox
-//! (`DATABASE_URL`). Each test uses topics and a schema of its own and removes them.
+//! The Kafka consumer against a real Kafka-protocol broker (`KAFKA_BOOTSTRAP_SERVERS`, Tansu
+//! from `scripts/services`), with a PostgreSQL inbox (`DATABASE_URL`). The publisher runs the
+//! shared contract in `publisher_contract.rs`. Each test uses topics and a schema of its own
+//! and removes them.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use rdkafka::{
-    Offset, TopicPartitionList,
-    consumer::{Consumer, StreamConsumer},
-};
-use tidings_core::{
-    BoxError, Envelope, Error, EventPublisher, RetryPolicy,
-    cloudevents::{self, ContentMode, Record},
-    conformance::{server_from_env, unique},
-};
+use tidings_core::{BoxError, Envelope, EventPublisher, RetryPolicy, cloudevents::Record};
 use tidings_kafka::{
     ConsumerConfig, ERROR_HEADER, EventHandler, KafkaAdmin, KafkaConfig, KafkaConsumer,
     KafkaPublisher,
 };
-use tidings_postgres::{PostgresBackend, PostgresTransaction, PostgresUnitOfWork, Schema};
-use tidings_uow::Work;
+use tidings_postgres::{PostgresBackend, PostgresTransaction, Schema};
+use tidings_testkit::{kafka::read_topic, server_from_env, unique};
+use tidings_uow::{UnitOfWork, Work};
 use tokio_util::sync::CancellationToken;
 
 const PARTITIONS: i32 = 3;
@@ -31,43 +25,6 @@ fn topic_name(prefix: &str) -> String {
     unique(prefix)
 }
 
-/// Reads `count` records from the `partitions` partitions of `topic` from the beginning.
-async fn read_topic(
-    config: &KafkaConfig,
-    topic: &str,
-    partitions: i32,
-    count: usize,
-) -> Vec<Record> {
-    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &config.bootstrap_servers)
-        .set("group.id", unique("reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("reader");
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        assignment
-            .add_partition_offset(topic, partition, Offset::Beginning)
-            .expect("partition");
-    }
-    consumer.assign(&assignment).expect("assign");
-    let mut records = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while records.len() < count {
-            let message = consumer.recv().await.expect("receive");
-            records.push(tidings_kafka::to_record(&message));
-        }
-    })
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "only {} of {count} records arrived on {topic}",
-            records.len()
-        )
-    });
-    records
-}
-
 fn event(topic: &str, key: &str, n: usize) -> Envelope {
     let mut e = Envelope::new(
         topic,
@@ -78,103 +35,6 @@ fn event(topic: &str, key: &str, n: usize) -> Envelope {
     );
     e.correlation_id = Some(format!("corr-{key}"));
     e
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publishes_in_both_modes_in_order_per_key() {
-    let Some(config) = kafka() else { return };
-    let admin = KafkaAdmin::new(&config).expect("admin");
-    for mode in [ContentMode::Binary, ContentMode::Structured] {
-        let topic = topic_name("publish");
-        admin
-            .ensure_topic(&topic, PARTITIONS)
-            .await
-            .expect("create topic");
-        let publisher = KafkaPublisher::new(&config)
-            .expect("publisher")
-            .with_mode(mode);
-        let sent: Vec<Envelope> = (0..60)
-            .map(|n| event(&topic, &format!("k{}", n % 5), n))
-            .collect();
-        let results = publisher.publish_batch(&sent).await;
-        assert!(results.iter().all(Result::is_ok), "{mode:?}: {results:?}");
-
-        let received: Vec<Envelope> = read_topic(&config, &topic, PARTITIONS, sent.len())
-            .await
-            .iter()
-            .map(|r| cloudevents::decode(r).expect("a valid CloudEvent"))
-            .collect();
-        let mut per_key: HashMap<&str, Vec<&Envelope>> = HashMap::new();
-        for e in &received {
-            per_key.entry(e.key.as_str()).or_default().push(e);
-        }
-        for k in 0..5 {
-            let key = format!("k{k}");
-            let expected: Vec<&str> = sent
-                .iter()
-                .filter(|e| e.key == key)
-                .map(|e| e.id.as_str())
-                .collect();
-            let got: Vec<&str> = per_key[key.as_str()]
-                .iter()
-                .map(|e| e.id.as_str())
-                .collect();
-            assert_eq!(got, expected, "{mode:?}: key {key} out of order");
-        }
-        let first = received
-            .iter()
-            .find(|e| e.id == sent[0].id)
-            .expect("first event");
-        assert_eq!(first.payload, sent[0].payload);
-        assert_eq!(first.correlation_id, sent[0].correlation_id);
-        admin.delete_topics(&[&topic]).await.expect("delete topic");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_fails_before_sending_and_holds_back_its_key() {
-    let Some(config) = kafka() else { return };
-    let admin = KafkaAdmin::new(&config).expect("admin");
-    let topic = topic_name("bad");
-    admin
-        .ensure_topic(&topic, PARTITIONS)
-        .await
-        .expect("create topic");
-    let publisher = KafkaPublisher::new(&config)
-        .expect("publisher")
-        .with_max_message_bytes(10_000);
-    let mut oversized = event(&topic, "big", 0);
-    oversized.payload = vec![b'x'; 20_000];
-    let batch = [
-        event(&topic, "ok", 1),
-        event("not a topic", "bad-topic", 2),
-        oversized,
-        event(&topic, "big", 3),
-        event(&topic, "ok", 4),
-    ];
-    let results = publisher.publish_batch(&batch).await;
-    assert!(results[0].is_ok() && results[4].is_ok(), "{results:?}");
-    assert!(
-        matches!(results[1], Err(Error::InvalidTopic { .. })),
-        "{:?}",
-        results[1]
-    );
-    assert!(
-        matches!(results[2], Err(Error::PayloadTooLarge { size, limit: 10_000 }) if size > 20_000),
-        "{:?}",
-        results[2]
-    );
-    assert!(
-        results[3].is_err(),
-        "a later event of a refused key was sent"
-    );
-    let records = read_topic(&config, &topic, PARTITIONS, 2).await;
-    let keys: Vec<_> = records
-        .iter()
-        .map(|r| r.key.clone().unwrap_or_default())
-        .collect();
-    assert_eq!(keys, [b"ok".to_vec(), b"ok".to_vec()]);
-    admin.delete_topics(&[&topic]).await.expect("delete topic");
 }
 
 /// Records each applied step in a table of its own schema; fails for payloads marked poison.
@@ -264,12 +124,8 @@ async fn consumer_applies_once_and_dead_letters_what_it_cannot_apply() {
                 .with_delays(Duration::from_millis(10), Duration::from_millis(50)),
         );
     let consumer = Arc::new(
-        KafkaConsumer::new(
-            &config,
-            consumer_config,
-            PostgresUnitOfWork::new(backend.clone()),
-        )
-        .expect("consumer"),
+        KafkaConsumer::new(&config, consumer_config, UnitOfWork::new(backend.clone()))
+            .expect("consumer"),
     );
     let mut progress = consumer.progress();
     let shutdown = CancellationToken::new();

@@ -7,6 +7,7 @@ use std::{
 use tidings_core::{
     Envelope, Error, EventPublisher, Notifications, Notifier, PublishOutcome, Result,
     cloudevents::{self, ContentMode, Record},
+    validate_topic,
 };
 
 /// Decides whether the broker refuses an envelope: `Some(reason)` refuses it.
@@ -23,12 +24,27 @@ pub struct MemoryBroker {
     shared: Arc<Shared>,
 }
 
-#[derive(Default)]
+/// Kafka's default `message.max.bytes`, so that what the memory broker takes Kafka takes too.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
+
 struct Shared {
     topics: Mutex<HashMap<String, Vec<Record>>>,
     fault: Mutex<Option<Fault>>,
     mode: ContentMode,
+    max_message_bytes: usize,
     notifier: Notifier,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            topics: Mutex::default(),
+            fault: Mutex::default(),
+            mode: ContentMode::default(),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            notifier: Notifier::new(),
+        }
+    }
 }
 
 impl fmt::Debug for MemoryBroker {
@@ -55,6 +71,22 @@ impl MemoryBroker {
                 ..Shared::default()
             }),
         }
+    }
+
+    /// An empty broker that refuses records larger than `bytes` (value, key and headers), as
+    /// Kafka does beyond its `message.max.bytes`; by default [`DEFAULT_MAX_MESSAGE_BYTES`].
+    pub fn with_max_message_bytes(bytes: usize) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                max_message_bytes: bytes,
+                ..Shared::default()
+            }),
+        }
+    }
+
+    /// The largest record the broker takes.
+    pub fn max_message_bytes(&self) -> usize {
+        self.shared.max_message_bytes
     }
 
     /// Makes the broker refuse every envelope for which `fault` returns a reason; `None` heals it.
@@ -133,6 +165,26 @@ impl MemoryBroker {
     }
 }
 
+impl MemoryBroker {
+    /// The record of `envelope` if the broker takes it: a valid topic, a record within the
+    /// size limit, and no fault.
+    fn accept(&self, envelope: &Envelope, fault: Option<&Fault>) -> Result<Record> {
+        validate_topic(&envelope.topic)?;
+        let record = cloudevents::encode(envelope, self.shared.mode)?;
+        let (size, limit) = (record.size(), self.shared.max_message_bytes);
+        if size > limit {
+            return Err(Error::PayloadTooLarge { size, limit });
+        }
+        match fault.and_then(|f| f(envelope)) {
+            Some(reason) => Err(Error::Publish {
+                topic: envelope.topic.clone(),
+                source: reason.into(),
+            }),
+            None => Ok(record),
+        }
+    }
+}
+
 impl EventPublisher for MemoryBroker {
     async fn publish_batch(&self, envelopes: &[Envelope]) -> PublishOutcome {
         let fault = self.fault();
@@ -140,24 +192,24 @@ impl EventPublisher for MemoryBroker {
         let mut outcome = Vec::with_capacity(envelopes.len());
         let mut accepted = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
-            let refusal = if failed_keys.contains(envelope.key.as_str()) {
-                Some("not sent: an earlier event of the same key failed".to_owned())
-            } else {
-                fault.as_ref().and_then(|f| f(envelope))
-            };
-            let result = match refusal {
-                Some(reason) => Err(reason),
-                None => cloudevents::encode(envelope, self.shared.mode)
-                    .map(|record| accepted.push(record))
-                    .map_err(|e| e.to_string()),
-            };
-            outcome.push(result.map_err(|reason| {
-                failed_keys.insert(envelope.key.as_str());
-                Error::Publish {
+            let result = if failed_keys.contains(envelope.key.as_str()) {
+                Err(Error::Publish {
                     topic: envelope.topic.clone(),
-                    source: reason.into(),
+                    source: "not sent: an earlier event of the same key failed".into(),
+                })
+            } else {
+                self.accept(envelope, fault.as_ref())
+            };
+            match result {
+                Ok(record) => {
+                    accepted.push(record);
+                    outcome.push(Ok(()));
                 }
-            }));
+                Err(error) => {
+                    failed_keys.insert(envelope.key.as_str());
+                    outcome.push(Err(error));
+                }
+            }
         }
         if !accepted.is_empty() {
             let mut topics = self.topics();

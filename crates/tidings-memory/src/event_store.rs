@@ -45,11 +45,12 @@ impl EventStore for MemoryEventStore {
         let mut stored = self.lock();
         let mut marked = 0;
         for (storage_id, id) in events {
-            if let Some(event) = stored.get_mut(storage_id) {
-                if &event.envelope.id == id && !event.published {
-                    event.published = true;
-                    marked += 1;
-                }
+            if let Some(event) = stored.get_mut(storage_id)
+                && &event.envelope.id == id
+                && !event.published
+            {
+                event.published = true;
+                marked += 1;
             }
         }
         Ok(marked)

@@ -10,11 +10,5 @@ mod broker;
 mod event_store;
 
 pub use backend::{MemoryBackend, MemoryTransaction};
-pub use broker::{Fault, MemoryBroker};
+pub use broker::{DEFAULT_MAX_MESSAGE_BYTES, Fault, MemoryBroker};
 pub use event_store::MemoryEventStore;
-
-/// The unit of work over the in-memory backend.
-pub type MemoryUnitOfWork = tidings_uow::UnitOfWork<MemoryBackend>;
-
-#[cfg(test)]
-mod conformance_tests;

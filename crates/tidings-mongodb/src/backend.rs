@@ -134,10 +134,10 @@ impl MongoBackend {
             if !existing.iter().any(|n| n == name) {
                 // Collections must exist before a transaction writes to them. Two instances
                 // creating one at once: the loser's "already exists" (48) is success.
-                if let Err(error) = database.create_collection(name).await {
-                    if crate::error::code(&error) != Some(48) {
-                        return Err(classify(error));
-                    }
+                if let Err(error) = database.create_collection(name).await
+                    && crate::error::code(&error) != Some(48)
+                {
+                    return Err(classify(error));
                 }
             }
         }

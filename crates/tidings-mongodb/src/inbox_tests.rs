@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use tidings_core::{InboxClaim, InboxRepository, MessageId, Transactional, conformance};
+use tidings_core::{InboxClaim, InboxRepository, MessageId, Transactional};
 
 use crate::{MongoBackend, Names};
 
 async fn backend() -> Option<MongoBackend> {
-    let url = conformance::server_from_env("MONGODB_URL")?;
-    let database = conformance::unique("inbox").replace('-', "_");
+    let url = tidings_testkit::server_from_env("MONGODB_URL")?;
+    let database = tidings_testkit::unique("inbox").replace('-', "_");
     let backend = MongoBackend::connect(&url)
         .await
         .expect("connect to MONGODB_URL")

@@ -4,14 +4,15 @@
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use mongodb::bson::doc;
-//! use tidings_mongodb::{MongoBackend, MongoUnitOfWork, Names};
+//! use tidings_uow::UnitOfWork;
+//! use tidings_mongodb::{MongoBackend, Names};
 //!
 //! let backend = MongoBackend::connect("mongodb://db:27017/?replicaSet=rs0")
 //!     .await?
 //!     .with_names(Names::in_database("shop")?);
 //! backend.migrate().await?; // collections and indexes
 //! let orders = backend.client().database("shop").collection("orders");
-//! let uow = MongoUnitOfWork::new(backend.clone());
+//! let uow = UnitOfWork::new(backend.clone());
 //! uow.run(async |work| {
 //!     orders
 //!         .insert_one(doc! { "_id": "order-1", "total": 10 })
@@ -28,7 +29,7 @@
 //! # async fn example(
 //! #     kafka: impl tidings_core::EventPublisher,
 //! # ) -> Result<(), Box<dyn std::error::Error>> {
-//! use tidings_core::persistent::{PersistentConfig, PersistentPublisher};
+//! use tidings_persistent::{PersistentConfig, PersistentPublisher};
 //! use tidings_mongodb::{MongoBackend, MongoEventStore, Names};
 //!
 //! let backend = MongoBackend::connect("mongodb://db:27017/?replicaSet=rs0").await?;
@@ -97,12 +98,6 @@ impl MongoTransaction {
         &mut self.session
     }
 }
-
-/// The unit of work over MongoDB.
-pub type MongoUnitOfWork = tidings_uow::UnitOfWork<MongoBackend>;
-
-#[cfg(test)]
-mod conformance_tests;
 
 #[cfg(test)]
 mod inbox_tests;

@@ -2,13 +2,14 @@
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-//! use tidings_postgres::{PostgresBackend, PostgresUnitOfWork, Schema};
+//! use tidings_uow::UnitOfWork;
+//! use tidings_postgres::{PostgresBackend, Schema};
 //!
 //! let backend = PostgresBackend::connect("postgres://app@db/app")
 //!     .await?
 //!     .with_schema(Schema::in_schema("messaging")?);
 //! backend.migrate().await?; // or apply `Schema::migration_sql()` with your own tool
-//! let uow = PostgresUnitOfWork::new(backend.clone());
+//! let uow = UnitOfWork::new(backend.clone());
 //! uow.run(async |work| {
 //!     sqlx::query("UPDATE accounts SET balance = balance - 10 WHERE id = 1")
 //!         .execute(&mut **work.transaction())
@@ -25,7 +26,7 @@
 //! #     pool: sqlx::PgPool,
 //! #     kafka: impl tidings_core::EventPublisher,
 //! # ) -> Result<(), Box<dyn std::error::Error>> {
-//! use tidings_core::persistent::{PersistentConfig, PersistentPublisher, WhenBrokerFails};
+//! use tidings_persistent::{PersistentConfig, PersistentPublisher, WhenBrokerFails};
 //! use tidings_postgres::{PostgresEventStore, Schema};
 //!
 //! let store = PostgresEventStore::new(pool, &Schema::in_schema("messaging")?);
@@ -62,9 +63,3 @@ pub use schema::Schema;
 
 /// The native transaction a handler writes its own data with.
 pub type PostgresTransaction = sqlx::Transaction<'static, sqlx::Postgres>;
-
-/// The unit of work over PostgreSQL.
-pub type PostgresUnitOfWork = tidings_uow::UnitOfWork<PostgresBackend>;
-
-#[cfg(test)]
-mod conformance_tests;

@@ -1,16 +1,17 @@
 //! SQLite adapter for Tidings (sqlx): outbox, inbox and unit of work in one database file.
 //!
 //! This is the embedded default: no server, one file, and the same guarantees as the server
-//! backends — the conformance suite of `tidings-core` runs against it.
+//! backends — the conformance suite of `tidings-testkit` runs against it.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use tidings_sqlite::{SqliteBackend, SqliteUnitOfWork};
+//! use tidings_uow::UnitOfWork;
+//! use tidings_sqlite::SqliteBackend;
 //!
 //! let dir = tempfile::tempdir()?;
 //! let backend = SqliteBackend::connect(&format!("sqlite://{}/app.db", dir.path().display())).await?;
 //! backend.migrate().await?; // creates tidings_outbox and tidings_inbox
-//! let uow = SqliteUnitOfWork::new(backend.clone());
+//! let uow = UnitOfWork::new(backend.clone());
 //! uow.run(async |work| {
 //!     sqlx::query("CREATE TABLE orders (id TEXT)").execute(&mut **work.transaction()).await?;
 //!     Ok::<_, sqlx::Error>(())
@@ -32,9 +33,3 @@ pub use backend::SqliteBackend;
 
 /// The native transaction a handler writes its own data with.
 pub type SqliteTransaction = sqlx::Transaction<'static, sqlx::Sqlite>;
-
-/// The unit of work over SQLite.
-pub type SqliteUnitOfWork = tidings_uow::UnitOfWork<SqliteBackend>;
-
-#[cfg(test)]
-mod conformance_tests;

@@ -3,8 +3,9 @@
 //! the correlation context it was sent in) and can play a broker that refuses everything; the
 //! store is wrapped to count round trips.
 //!
-//! Run it with [`run_suite`], giving a function that makes a fresh, empty store and the
-//! publisher to send through (its topics are made unique per case).
+//! Register it with [`Suite::persistent`](crate::Suite::persistent), giving a function that
+//! makes a fresh, empty store and the publisher to send through (its topics are made unique
+//! per case).
 
 use std::{
     future::Future,
@@ -16,13 +17,14 @@ use std::{
 
 use chrono::Utc;
 
-use super::{event, unique};
-use crate::{
+use tidings_core::{
     Envelope, Error, EventPublisher, EventStore, ExtensionValue, MessageId, PublishOutcome, Result,
     StoredEvent, StoredEventQuery,
     context::{self, Context},
-    persistent::{PersistentConfig, PersistentPublisher, WhenBrokerFails},
 };
+use tidings_persistent::{PersistentConfig, PersistentPublisher, WhenBrokerFails};
+
+use crate::{conformance::event, env::unique};
 
 /// What the broker took, with the correlation id in context when it was sent.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,7 +133,8 @@ pub struct Bench<S, P> {
 }
 
 impl<S: EventStore + Clone, P: EventPublisher + Clone> Bench<S, P> {
-    fn new(store: S, publisher: P) -> Self {
+    /// A case's world around a fresh `store`, sending through `publisher`.
+    pub fn new(store: S, publisher: P) -> Self {
         Self {
             store: Counted {
                 inner: store,
@@ -386,7 +389,7 @@ pub async fn republish_sends_everything_again<S: EventStore + Clone, P: EventPub
     }
 }
 
-type CaseFn<S, P> =
+pub(crate) type CaseFn<S, P> =
     for<'a> fn(&'a Bench<S, P>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 macro_rules! cases {
@@ -395,41 +398,18 @@ macro_rules! cases {
     };
 }
 
-/// Runs every case on a fresh store from `fresh`, sending through `publisher`; panics at the
-/// end naming every case that failed.
-pub async fn run_suite<S, P, F, Fut>(fresh: F, publisher: P)
+/// Every case of the persistent publisher's suite, by name.
+pub(crate) fn cases<S, P>() -> Vec<(&'static str, CaseFn<S, P>)>
 where
     S: EventStore + Clone + 'static,
     P: EventPublisher + Clone + 'static,
-    F: Fn() -> Fut,
-    Fut: Future<Output = S>,
 {
-    let cases: Vec<(&str, CaseFn<S, P>)> = cases![
+    cases![
         publish_stores_sends_and_marks,
         broker_down_keeps_copies_for_publish_pending,
         compacted_topics_keep_the_latest_per_key,
         unstored_topics_are_sent_without_a_copy,
         publish_many_takes_one_round_trip_each,
         republish_sends_everything_again,
-    ];
-    let mut failed = Vec::new();
-    for (name, case) in &cases {
-        let bench = Bench::new(fresh().await, publisher.clone());
-        let outcome =
-            futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(case(&bench))).await;
-        println!(
-            "persistent publisher {name} ... {}",
-            if outcome.is_ok() { "ok" } else { "FAILED" }
-        );
-        if outcome.is_err() {
-            failed.push(*name);
-        }
-    }
-    assert!(
-        failed.is_empty(),
-        "{} of {} persistent-publisher cases failed: {}",
-        failed.len(),
-        cases.len(),
-        failed.join(", ")
-    );
+    ]
 }

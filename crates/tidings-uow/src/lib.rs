@@ -44,11 +44,6 @@ use tidings_core::{
 };
 use tracing::{Instrument, debug, info_span, warn};
 
-#[cfg(feature = "conformance")]
-mod conformance;
-#[cfg(feature = "conformance")]
-pub use conformance::ConformanceHarness;
-
 /// What [`UnitOfWork::handle`] did with an incoming message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Handled<T> {
@@ -271,11 +266,11 @@ where
                 return Err(UnitOfWorkError::Panicked(panic_message(panic.as_ref())));
             }
         };
-        if !staged.is_empty() {
-            if let Err(e) = self.backend.stage(&mut transaction, &staged).await {
-                self.rollback(transaction).await;
-                return Err(e.into());
-            }
+        if !staged.is_empty()
+            && let Err(e) = self.backend.stage(&mut transaction, &staged).await
+        {
+            self.rollback(transaction).await;
+            return Err(e.into());
         }
         self.backend.commit(transaction).await?;
         if !staged.is_empty() {
