@@ -27,7 +27,7 @@ pub mod mock;
 pub use envelope::{Envelope, EnvelopeFactory, ExtensionValue, Limits, MessageId};
 pub use error::{BoxError, Error, Result};
 pub use message::{Message, Payload};
-pub use notify::{Notifications, Notifier};
+pub use notify::{Hints, Notifications, Notifier};
 pub use ports::*;
 pub use retry::RetryPolicy;
 pub use topic::{TopicRouter, validate_topic};

@@ -1,3 +1,5 @@
+use std::{future::Future, sync::Arc};
+
 use tokio::sync::watch;
 
 /// The sending side of [`Notifications`]: a backend calls [`notify`](Self::notify) when rows
@@ -47,9 +49,68 @@ impl Notifications {
         self.receiver.changed().await.is_ok()
     }
 
-    /// A subscription fed by a watch channel, for backends that forward hints from a server
-    /// (PostgreSQL `LISTEN`, a MongoDB change stream) through a task of their own.
-    pub fn from_watch(receiver: watch::Receiver<u64>) -> Self {
-        Self { receiver }
+    /// A subscription fed by a task of its own, for backends whose server tells them of commits
+    /// (PostgreSQL `LISTEN`, a MongoDB change stream): `source` is spawned on the current Tokio
+    /// runtime with a [`Hints`] to send through, and dropped at its next `.await` once the
+    /// subscription and all its clones are gone. `None` outside a Tokio runtime (the relay then
+    /// polls); if `source` returns, no more hints come and the relay polls.
+    pub fn forward<F, Fut>(source: F) -> Option<Self>
+    where
+        F: FnOnce(Hints) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (sender, receiver) = watch::channel(0u64);
+        let sender = Arc::new(sender);
+        let forwarding = source(Hints {
+            sender: Arc::clone(&sender),
+        });
+        runtime.spawn(async move {
+            tokio::select! {
+                () = sender.closed() => {}
+                () = forwarding => {}
+            }
+        });
+        Some(Self { receiver })
+    }
+}
+
+/// The sending side given to the task of [`Notifications::forward`].
+#[derive(Clone, Debug)]
+pub struct Hints {
+    sender: Arc<watch::Sender<u64>>,
+}
+
+impl Hints {
+    /// Tells the subscription that rows were committed.
+    pub fn wake(&self) {
+        self.sender.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn forwarded_hints_arrive_and_the_source_stops_with_the_subscription() {
+        let (stopped, mut stop_seen) = tokio::sync::oneshot::channel::<()>();
+        let mut notifications = Notifications::forward(|hints| async move {
+            let _stopped = stopped;
+            hints.wake();
+            std::future::pending::<()>().await;
+        })
+        .expect("inside a runtime");
+        assert!(notifications.notified().await);
+        drop(notifications);
+        let ended = tokio::time::timeout(Duration::from_secs(5), &mut stop_seen).await;
+        assert!(ended.is_ok(), "the source outlived its subscription");
+    }
+
+    #[test]
+    fn no_forwarding_outside_a_runtime() {
+        assert!(Notifications::forward(|_| async {}).is_none());
     }
 }

@@ -6,11 +6,10 @@ use mongodb::{
     bson::{Bson, Document, doc},
 };
 use tidings_core::{
-    ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
+    ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, Hints, InboxClaim,
     InboxRepository, Limits, MessageId, Notifications, OutboxRecord, OutboxRepository, OutboxStats,
     Outcome, Result, Settlement, Transactional, sequence::ClockSequencer,
 };
-use tokio::sync::watch;
 use tracing::warn;
 
 use crate::{
@@ -355,24 +354,16 @@ impl OutboxRepository for MongoBackend {
     /// dropped. Where change streams are not available, or outside a Tokio runtime, the relay
     /// polls.
     fn subscribe(&self) -> Option<Notifications> {
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let (sender, receiver) = watch::channel(0u64);
         let outbox = self.outbox.clone();
-        runtime.spawn(async move {
-            tokio::select! {
-                () = sender.closed() => {}
-                () = forward_inserts(&outbox, &sender) => {}
-            }
-        });
-        Some(Notifications::from_watch(receiver))
+        Notifications::forward(move |hints| async move { forward_inserts(&outbox, &hints).await })
     }
 }
 
-/// Wakes `sender` on every insert into `outbox`, reopening the change stream when it ends (an
+/// Wakes `hints` on every insert into `outbox`, reopening the change stream when it ends (an
 /// invalidation, a failover) or fails, after a pause so that a stream that keeps ending does
 /// not spin.
-async fn forward_inserts(outbox: &Collection<Document>, sender: &watch::Sender<u64>) {
-    let wake = || sender.send_modify(|n| *n = n.wrapping_add(1));
+async fn forward_inserts(outbox: &Collection<Document>, hints: &Hints) {
+    let wake = || hints.wake();
     loop {
         let opened = outbox
             .watch()

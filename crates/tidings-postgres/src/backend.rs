@@ -10,7 +10,6 @@ use tidings_core::{
     InboxRepository, Limits, MessageId, Notifications, OutboxRecord, OutboxRepository, OutboxStats,
     Outcome, RecordStatus, Result, Settlement, Transactional,
 };
-use tokio::sync::watch;
 use tracing::warn;
 
 use crate::{
@@ -426,11 +425,9 @@ impl OutboxRepository for PostgresBackend {
     /// A LISTEN connection of its own, forwarding notifications until the subscription is
     /// dropped. Outside a Tokio runtime there is none, and the relay polls.
     fn subscribe(&self) -> Option<Notifications> {
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let (sender, receiver) = watch::channel(0u64);
         let pool = self.pool.clone();
         let channel = self.statements.notify_channel.clone();
-        runtime.spawn(async move {
+        Notifications::forward(move |hints| async move {
             let mut listener = match PgListener::connect_with(&pool).await {
                 Ok(listener) => listener,
                 Err(error) => return warn!(%error, "LISTEN connection failed; relays will poll"),
@@ -439,22 +436,18 @@ impl OutboxRepository for PostgresBackend {
                 return warn!(%error, "LISTEN failed; relays will poll");
             }
             loop {
-                tokio::select! {
-                    () = sender.closed() => return,
-                    received = listener.recv() => match received {
-                        Ok(_) => sender.send_modify(|n| *n = n.wrapping_add(1)),
-                        Err(error) => {
-                            // sqlx reconnects on the next recv; wake the relay in case a
-                            // notification was lost meanwhile.
-                            warn!(%error, "LISTEN connection lost; reconnecting");
-                            sender.send_modify(|n| *n = n.wrapping_add(1));
-                            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                        }
-                    },
+                match listener.recv().await {
+                    Ok(_) => hints.wake(),
+                    Err(error) => {
+                        // sqlx reconnects on the next recv; wake the relay in case a
+                        // notification was lost meanwhile.
+                        warn!(%error, "LISTEN connection lost; reconnecting");
+                        hints.wake();
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
                 }
             }
-        });
-        Some(Notifications::from_watch(receiver))
+        })
     }
 }
 
