@@ -22,12 +22,14 @@ mod config;
 mod consumer;
 mod publisher;
 mod record;
+mod source;
 
 pub use admin::KafkaAdmin;
 pub use config::{KafkaConfig, Secret};
-pub use consumer::{
-    ConsumerConfig, ConsumerReport, ERROR_HEADER, EventHandler, KafkaConsumer,
-    ORIGINAL_POSITION_HEADER, ORIGINAL_TOPIC_HEADER,
-};
+pub use consumer::{ConsumerConfig, KafkaConsumer};
 pub use publisher::KafkaPublisher;
 pub use record::to_record;
+pub use source::{
+    ERROR_HEADER, KafkaPosition, KafkaSource, ORIGINAL_POSITION_HEADER, ORIGINAL_TOPIC_HEADER,
+};
+pub use tidings_uow::consume::{ConsumerReport, EventHandler};

@@ -34,6 +34,8 @@
 //! An error or a panic in the handler rolls the transaction back: no business write, no staged
 //! event and no inbox claim survive, so the message can be handled again.
 
+pub mod consume;
+
 use std::{any::Any, fmt, panic::AssertUnwindSafe, sync::Arc};
 
 use chrono::Utc;

@@ -5,6 +5,7 @@ mod event_store;
 mod inbox;
 mod outbox;
 mod publisher;
+mod source;
 mod transaction;
 
 pub use event_store::{EventStore, StoredEvent, StoredEventQuery};
@@ -14,4 +15,5 @@ pub use outbox::{
     OutboxRepositoryExt, OutboxStats, Outcome, RecordStatus, Settlement,
 };
 pub use publisher::{EventPublisher, PublishOutcome};
+pub use source::{Delivery, RecordSource};
 pub use transaction::Transactional;
