@@ -111,6 +111,12 @@ impl<S, B> std::fmt::Debug for Consumer<S, B> {
 /// How a lane's work ended: a record that could neither be applied nor dead-lettered.
 type LaneResult = Result<()>;
 
+/// Where the engine hands a lane its records.
+type Lane<P> = mpsc::Sender<Delivery<P>>;
+
+/// A record waiting for room in its lane.
+type Held<P> = Option<(Lane<P>, Delivery<P>)>;
+
 impl<S, B> Consumer<S, B>
 where
     S: RecordSource,
@@ -158,10 +164,10 @@ where
     where
         H: EventHandler<B::Transaction>,
     {
-        let mut lanes: HashMap<String, mpsc::Sender<Delivery<S::Position>>> = HashMap::new();
+        let mut lanes: HashMap<String, Lane<S::Position>> = HashMap::new();
         let mut working = FuturesUnordered::new();
         // A record whose lane is full, and that lane: nothing more is taken until it has room.
-        let mut held: Option<(mpsc::Sender<Delivery<S::Position>>, Delivery<S::Position>)> = None;
+        let mut held: Held<S::Position> = None;
         loop {
             let waiting_for_room = held.as_ref().map(|(lane, _)| lane.clone());
             tokio::select! {
