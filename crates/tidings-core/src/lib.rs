@@ -4,7 +4,9 @@
 //! [`Transactional`] backend), the retry policy, the correlation context and the one error type.
 //!
 //! Adapters implement the ports; the `tidings-uow`, `tidings-relay` and `tidings-persistent`
-//! crates are written against them only. With the `mock` feature, mockall mocks of the ports.
+//! crates are written against them only. [`DynEventPublisher`] and [`DynOutboxRepository`] make
+//! the publisher and the outbox usable as trait objects; with the `mock` feature, mockall mocks
+//! of the ports ([`mock`]).
 //! The behavioural suite every adapter runs is the `tidings-testkit` crate.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

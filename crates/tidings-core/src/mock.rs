@@ -1,12 +1,15 @@
 //! mockall mocks of the ports, for unit tests of code written against them.
 //!
 //! [`MockBackend`] implements every repository port over a `()` transaction;
-//! `MockEventPublisher` and `MockDeadLetterRepository` (next to their traits) mock the rest.
+//! [`MockEventPublisher`] and [`MockDeadLetterRepository`] mock the rest. Behind an
+//! `Arc<dyn DynEventPublisher>` or `Arc<dyn DynOutboxRepository<()>>`, they stand in for the
+//! real adapters in a service's own tests.
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::ports::{MockDeadLetterRepository, MockEventPublisher};
 use crate::{
     ClaimRequest, Envelope, InboxClaim, InboxRepository, MessageId, Notifications, OutboxRecord,
     OutboxRepository, OutboxStats, Result, Settlement, Transactional,

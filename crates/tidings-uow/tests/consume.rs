@@ -58,7 +58,11 @@ impl RecordSource for Queue {
     }
 
     fn ack(&self, position: &u64) -> Result<()> {
-        let lane = if position.is_multiple_of(2) { "even" } else { "odd" };
+        let lane = if position.is_multiple_of(2) {
+            "even"
+        } else {
+            "odd"
+        };
         self.acked
             .lock()
             .expect("acked")

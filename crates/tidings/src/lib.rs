@@ -8,14 +8,24 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use tidings_core::{
-    BoxError, ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, EnvelopeFactory,
-    Error, EventPublisher, EventStore, ExtensionValue, InboxClaim, InboxRepository, Limits,
-    Message, MessageId, Notifications, Notifier, OutboxRecord, OutboxRepository,
-    OutboxRepositoryExt, OutboxStats, Outcome, Payload, PublishOutcome, RecordStatus, Result,
-    RetryPolicy, Settlement, StoredEvent, StoredEventQuery, TopicRouter, Transactional,
-    cloudevents, context,
+    BoxError, BoxFuture, ClaimRequest, DeadLetterQuery, DeadLetterRepository, Delivery,
+    DynEventPublisher, DynOutboxRepository, Envelope, EnvelopeFactory, Error, EventPublisher,
+    EventStore, ExtensionValue, InboxClaim, InboxRepository, Limits, Message, MessageId,
+    Notifications, Notifier, OutboxRecord, OutboxRepository, OutboxRepositoryExt, OutboxStats,
+    Outcome, Payload, PublishOutcome, RecordStatus, Result, RetryPolicy, Settlement, StoredEvent,
+    StoredEventQuery, TopicRouter, Transactional, cloudevents, context,
 };
-pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work};
+pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work, consume};
+
+/// mockall mocks of the ports, for a service's own tests: `MockEventPublisher`,
+/// `MockDeadLetterRepository`, and `MockBackend` (outbox and inbox over a `()` transaction).
+/// Hold the real adapter as `Arc<dyn DynEventPublisher>` / `Arc<dyn DynOutboxRepository<_>>`
+/// and hand the service a mock in its tests.
+#[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
+pub mod mock {
+    pub use tidings_core::mock::*;
+}
 
 /// The persistent publisher: a copy of every event it sends, for `publish_pending` and
 /// `republish`.
