@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::{
     operation::transact_write_items::TransactWriteItemsError,
-    types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update},
+    types::{
+        CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    },
 };
 use chrono::{DateTime, Utc};
 use tidings_core::{Error, Result};
@@ -33,6 +35,71 @@ use crate::{
 
 /// Sends of one commit before it gives up on conflicts.
 const MAX_COMMIT_ATTEMPTS: u32 = 8;
+
+/// The cancellation reason codes DynamoDB gives per item.
+mod reason_code {
+    /// The item was fine; another one cancelled the transaction.
+    pub(super) const NONE: &str = "None";
+    /// The item's condition expression was false.
+    pub(super) const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
+    /// Another transaction was writing the item.
+    pub(super) const TRANSACTION_CONFLICT: &str = "TransactionConflict";
+    /// The table's request rate was exceeded.
+    pub(super) const THROTTLING_ERROR: &str = "ThrottlingError";
+    /// The table's provisioned throughput was exceeded.
+    pub(super) const PROVISIONED_THROUGHPUT_EXCEEDED: &str = "ProvisionedThroughputExceeded";
+}
+
+/// What one send of the commit came to.
+enum Sent {
+    /// Applied.
+    Applied,
+    /// No answer, or an answer that does not say: the same request must go again.
+    Unknown,
+    /// Refused as a whole, with a reason per item.
+    Cancelled(Vec<CancellationReason>),
+}
+
+/// What the commit does after a cancellation that ended no commit.
+enum Next {
+    /// Send again with rows numbered above what was observed.
+    Renumber,
+    /// Send again after a pause: a concurrent transaction or throttling got in the way.
+    BackOff,
+}
+
+/// What one item's cancellation reason means for the commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// The item was not what cancelled the transaction.
+    Fine,
+    /// A claim's condition failed: the message was applied before.
+    ClaimTaken,
+    /// A key item's condition failed: another host committed a higher sequence.
+    KeyAhead,
+    /// A row's condition failed: its sequence is taken.
+    RowTaken,
+    /// A concurrent transaction or throttling.
+    Conflict,
+    /// Anything else: the handler's own condition, a validation error.
+    Refused,
+}
+
+impl Verdict {
+    fn of(role: &Role, reason: &CancellationReason) -> Self {
+        use reason_code::*;
+        match (role, reason.code().unwrap_or(NONE)) {
+            (_, NONE) => Self::Fine,
+            (Role::Claim(_), CONDITIONAL_CHECK_FAILED) => Self::ClaimTaken,
+            (Role::Key { .. }, CONDITIONAL_CHECK_FAILED) => Self::KeyAhead,
+            (Role::Row { .. }, CONDITIONAL_CHECK_FAILED) => Self::RowTaken,
+            (_, TRANSACTION_CONFLICT | THROTTLING_ERROR | PROVISIONED_THROUGHPUT_EXCEEDED) => {
+                Self::Conflict
+            }
+            _ => Self::Refused,
+        }
+    }
+}
 
 /// What an item of the transaction is, to read DynamoDB's reasons.
 #[derive(Clone, Debug)]
@@ -191,97 +258,29 @@ impl DynamoBackend {
                     fresh
                 }
             };
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(current.items.clone()))
-                .client_request_token(&transaction.token)
-                .send()
-                .await;
-            let error = match sent {
-                Ok(_) => return Ok(()),
-                Err(error) => error,
-            };
-            if outcome_unknown(&error) {
-                // It may have been applied: send the very same request with the same token,
-                // which DynamoDB applies at most once.
-                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error),
-                    "commit outcome unknown; sending it again with the same token");
-                plan = Some(current);
-                tokio::time::sleep(jitter(backoff)).await;
-                backoff *= 2;
-                continue;
-            }
-            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-                error.as_service_error()
-            else {
-                return Err(classify("TransactWriteItems", error));
-            };
-            let mut again = false;
-            let mut conflicts = false;
-            let mut refused = Vec::new();
-            last_reasons.clear();
-            for (index, reason) in cancelled.cancellation_reasons().iter().enumerate() {
-                let code = reason.code().unwrap_or("None");
-                if code == "None" {
+            let reasons = match self.send(&transaction, &current).await? {
+                Sent::Applied => return Ok(()),
+                Sent::Unknown => {
+                    // It may have been applied: send the very same request with the same
+                    // token, which DynamoDB applies at most once.
+                    plan = Some(current);
+                    tokio::time::sleep(jitter(backoff)).await;
+                    backoff *= 2;
                     continue;
                 }
-                let role = current
-                    .roles
-                    .get(index)
-                    .cloned()
-                    .unwrap_or(Role::Handler(index));
-                let named = CancelledItem {
-                    index,
-                    item: role.describe(&transaction),
-                    code: code.to_owned(),
-                    message: reason.message().map(str::to_owned),
-                };
-                last_reasons.push(named.clone());
-                match (&role, code) {
-                    (Role::Claim(claim), "ConditionalCheckFailed") => {
-                        let (consumer, id) = transaction.claims[*claim].clone();
-                        return Err(Error::AlreadyApplied { consumer, id });
-                    }
-                    (Role::Key { key }, "ConditionalCheckFailed") => {
-                        match reason.item().and_then(|item| number(item, attr::LAST)) {
-                            Some(last) => self.sequencer.observe(last),
-                            None => {
-                                if let Some(last) = self.last_sequence(key).await? {
-                                    self.sequencer.observe(last);
-                                }
-                            }
-                        }
-                        again = true;
-                    }
-                    (Role::Row { .. }, "ConditionalCheckFailed") => again = true,
-                    (
-                        _,
-                        "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded",
-                    ) => conflicts = true,
-                    _ => refused.push(named),
+                Sent::Cancelled(reasons) => reasons,
+            };
+            last_reasons.clear();
+            match self
+                .resolve(&transaction, &current, &reasons, &mut last_reasons)
+                .await?
+            {
+                Next::Renumber => {}
+                Next::BackOff => {
+                    self.refuse_if_claimed(&transaction).await?;
+                    tokio::time::sleep(jitter(backoff)).await;
+                    backoff *= 2;
                 }
-            }
-            if !refused.is_empty() {
-                return Err(Error::backend(DynamoError::Cancelled { reasons: refused }));
-            }
-            if conflicts {
-                // A concurrent delivery of the same message may have committed meanwhile.
-                for (consumer, id) in &transaction.claims {
-                    if self.is_claimed(consumer, id).await? {
-                        return Err(Error::AlreadyApplied {
-                            consumer: consumer.clone(),
-                            id: id.clone(),
-                        });
-                    }
-                }
-                tokio::time::sleep(jitter(backoff)).await;
-                backoff *= 2;
-            }
-            if !(again || conflicts) {
-                return Err(Error::backend(DynamoError::Cancelled {
-                    reasons: last_reasons,
-                }));
             }
             // Nothing was applied, and the next send differs: it needs a token of its own.
             transaction.token = uuid::Uuid::new_v4().to_string();
@@ -289,6 +288,112 @@ impl DynamoBackend {
         Err(Error::unavailable(DynamoError::Cancelled {
             reasons: last_reasons,
         }))
+    }
+
+    /// Sends `plan` once with the transaction's token.
+    async fn send(&self, transaction: &DynamoTransaction, plan: &Plan) -> Result<Sent> {
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(plan.items.clone()))
+            .client_request_token(&transaction.token)
+            .send()
+            .await;
+        let error = match sent {
+            Ok(_) => return Ok(Sent::Applied),
+            Err(error) => error,
+        };
+        if outcome_unknown(&error) {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error),
+                "commit outcome unknown; sending it again with the same token");
+            return Ok(Sent::Unknown);
+        }
+        match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                Ok(Sent::Cancelled(cancelled.cancellation_reasons().to_vec()))
+            }
+            _ => Err(classify("TransactWriteItems", error)),
+        }
+    }
+
+    /// Reads the reasons of a cancelled send item by item (see the module notes): what to do
+    /// next, or the error that ends the commit. `named` gets every reason, for that error.
+    async fn resolve(
+        &self,
+        transaction: &DynamoTransaction,
+        plan: &Plan,
+        reasons: &[CancellationReason],
+        named: &mut Vec<CancelledItem>,
+    ) -> Result<Next> {
+        let (mut renumber, mut back_off, mut refused) = (false, false, Vec::new());
+        for (index, reason) in reasons.iter().enumerate() {
+            let role = plan
+                .roles
+                .get(index)
+                .cloned()
+                .unwrap_or(Role::Handler(index));
+            let verdict = Verdict::of(&role, reason);
+            if verdict == Verdict::Fine {
+                continue;
+            }
+            let item = CancelledItem {
+                index,
+                item: role.describe(transaction),
+                code: reason.code().unwrap_or(reason_code::NONE).to_owned(),
+                message: reason.message().map(str::to_owned),
+            };
+            named.push(item.clone());
+            match (verdict, &role) {
+                (Verdict::ClaimTaken, Role::Claim(claim)) => {
+                    let (consumer, id) = transaction.claims[*claim].clone();
+                    return Err(Error::AlreadyApplied { consumer, id });
+                }
+                (Verdict::KeyAhead, Role::Key { key }) => {
+                    self.observe_last(key, reason).await?;
+                    renumber = true;
+                }
+                (Verdict::RowTaken, _) => renumber = true,
+                (Verdict::Conflict, _) => back_off = true,
+                _ => refused.push(item),
+            }
+        }
+        if !refused.is_empty() {
+            return Err(Error::backend(DynamoError::Cancelled { reasons: refused }));
+        }
+        match (back_off, renumber) {
+            (true, _) => Ok(Next::BackOff),
+            (false, true) => Ok(Next::Renumber),
+            (false, false) => Err(Error::backend(DynamoError::Cancelled {
+                reasons: named.clone(),
+            })),
+        }
+    }
+
+    /// Notes the key's last sequence, from the refused item or read from the table, so that
+    /// the next numbering is above it.
+    async fn observe_last(&self, key: &str, reason: &CancellationReason) -> Result<()> {
+        let last = match reason.item().and_then(|item| number(item, attr::LAST)) {
+            Some(last) => Some(last),
+            None => self.last_sequence(key).await?,
+        };
+        if let Some(last) = last {
+            self.sequencer.observe(last);
+        }
+        Ok(())
+    }
+
+    /// A concurrent delivery of the same message may have committed meanwhile: then this one
+    /// is a duplicate.
+    async fn refuse_if_claimed(&self, transaction: &DynamoTransaction) -> Result<()> {
+        for (consumer, id) in &transaction.claims {
+            if self.is_claimed(consumer, id).await? {
+                return Err(Error::AlreadyApplied {
+                    consumer: consumer.clone(),
+                    id: id.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The key's last committed sequence, read with strong consistency (`None`: no commit has

@@ -9,9 +9,9 @@ use std::{
 
 use futures_util::future::join_all;
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, Message as _,
     error::{KafkaError, RDKafkaErrorCode},
-    message::{Header, OwnedHeaders},
+    message::{Header, Headers as _, OwnedHeaders, OwnedMessage},
     producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer},
 };
 use tidings_core::{
@@ -83,11 +83,12 @@ impl Producers {
             })
     }
 
-    /// Waits for `delivery`, noting whether its failure leaves the producer stuck.
-    async fn delivered(&self, topic: &str, delivery: DeliveryFuture) -> Result<()> {
+    /// Waits for `delivery`, noting whether its failure leaves the producer stuck. A record
+    /// the broker refused as too large is reported with its size against `limit`.
+    async fn delivered(&self, topic: &str, delivery: DeliveryFuture, limit: usize) -> Result<()> {
         match delivery.await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err((error, _))) => {
+            Ok(Err((error, message))) => {
                 if matches!(
                     error.rdkafka_error_code(),
                     Some(
@@ -100,7 +101,7 @@ impl Producers {
                 ) {
                     self.stuck.store(true, Ordering::Relaxed);
                 }
-                Err(publish_error(topic, error))
+                Err(publish_error(topic, error, message_size(&message), limit))
             }
             Err(_) => Err(Error::Publish {
                 topic: topic.to_owned(),
@@ -255,7 +256,15 @@ impl KafkaPublisher {
                     future_record = returned;
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-                Err((error, _)) => return Err(publish_error(&record.topic, error)),
+                Err((error, _)) => {
+                    let size = record.size();
+                    return Err(publish_error(
+                        &record.topic,
+                        error,
+                        size,
+                        self.max_message_bytes,
+                    ));
+                }
             }
         }
     }
@@ -266,7 +275,9 @@ impl KafkaPublisher {
     pub async fn send_record(&self, record: &Record) -> Result<()> {
         let producers = self.current();
         let delivery = self.enqueue(&producers.bulk, record).await?;
-        let result = producers.delivered(&record.topic, delivery).await;
+        let result = producers
+            .delivered(&record.topic, delivery, self.max_message_bytes)
+            .await;
         if result.is_err() {
             self.recover(&producers);
         }
@@ -274,10 +285,23 @@ impl KafkaPublisher {
     }
 }
 
-fn publish_error(topic: &str, error: KafkaError) -> Error {
+/// The bytes of a record as the broker counts them (see [`Record::size`]).
+fn message_size(message: &OwnedMessage) -> usize {
+    let headers = message.headers().map_or(0, |headers| {
+        headers
+            .iter()
+            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+            .sum()
+    });
+    message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len) + headers
+}
+
+/// What a send's `error` means; a record of `size` bytes refused as too large names its size
+/// and the publisher's `limit` (the broker's own may be lower).
+fn publish_error(topic: &str, error: KafkaError, size: usize, limit: usize) -> Error {
     match error.rdkafka_error_code() {
         Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
-            Error::PayloadTooLarge { size: 0, limit: 0 }
+            Error::PayloadTooLarge { size, limit }
         }
         Some(RDKafkaErrorCode::InvalidTopic) => Error::InvalidTopic {
             topic: topic.to_owned(),
@@ -331,7 +355,8 @@ impl EventPublisher for KafkaPublisher {
         let reports = join_all(deliveries.into_iter().map(|(index, delivery)| async move {
             (
                 index,
-                used.delivered(&envelopes[index].topic, delivery).await,
+                used.delivered(&envelopes[index].topic, delivery, self.max_message_bytes)
+                    .await,
             )
         }))
         .await;

@@ -1,9 +1,9 @@
 use std::{collections::HashSet, time::Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tidings_core::{
-    ClaimRequest, Envelope, EventPublisher, OutboxRepository, OutboxRepositoryExt, Outcome, Result,
-    Settlement,
+    ClaimRequest, Envelope, Error, EventPublisher, OutboxRepository, OutboxRepositoryExt, Outcome,
+    Result, Settlement,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +50,26 @@ impl BatchReport {
     }
 }
 
+/// What a batch's settling has found so far.
+struct Batch {
+    now: DateTime<Utc>,
+    failed_keys: HashSet<String>,
+    report: BatchReport,
+}
+
+impl Batch {
+    fn new(claimed: usize) -> Self {
+        Self {
+            now: Utc::now(),
+            failed_keys: HashSet::new(),
+            report: BatchReport {
+                claimed,
+                ..BatchReport::default()
+            },
+        }
+    }
+}
+
 /// Delivers outbox rows of `O` through publisher `P`.
 #[derive(Debug)]
 pub struct Relay<O, P> {
@@ -89,69 +109,88 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
         }
         let span = info_span!("tidings.relay", %owner, rows = records.len());
         async {
-            let attempts: Vec<u32> = records.iter().map(|r| r.attempts).collect();
-            let sequences: Vec<i64> = records.iter().map(|r| r.sequence).collect();
-            let envelopes: Vec<Envelope> = records.into_iter().map(|r| r.envelope).collect();
+            let (envelopes, attempts): (Vec<Envelope>, Vec<(u32, i64)>) = records
+                .into_iter()
+                .map(|r| (r.envelope, (r.attempts, r.sequence)))
+                .unzip();
             let results = self.publisher.publish_batch(&envelopes).await;
-            let mut report = BatchReport {
-                claimed: envelopes.len(),
-                ..BatchReport::default()
-            };
-            let now = Utc::now();
-            let mut failed_keys: HashSet<&str> = HashSet::new();
-            let mut settlements = Vec::with_capacity(envelopes.len());
-            for (index, envelope) in envelopes.iter().enumerate() {
-                let result = results.get(index).map_or_else(
-                    || Err("the publisher returned no result for this event".to_owned()),
-                    |r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()),
-                );
-                let invalid = results
-                    .get(index)
-                    .is_some_and(|r| r.as_ref().is_err_and(|e| e.is_invalid_input()));
-                let outcome = match result {
-                    Ok(()) => {
-                        if failed_keys.contains(envelope.key.as_str()) {
-                            warn!(key = %envelope.key, "publisher delivered an event after an earlier one of its key failed");
-                        }
-                        report.published += 1;
-                        let age = (now - envelope.time).num_milliseconds().max(0) as f64 / 1000.0;
-                        metrics::record_event_age(age);
-                        Outcome::Published
-                    }
-                    Err(_) if failed_keys.contains(envelope.key.as_str()) => {
-                        report.released += 1;
-                        Outcome::Release
-                    }
-                    Err(error) => {
-                        failed_keys.insert(envelope.key.as_str());
-                        let attempts = attempts[index] + 1;
-                        if invalid || self.config.retry.is_exhausted(attempts) {
-                            warn!(id = %envelope.id, attempts, %error, "event dead-lettered");
-                            report.dead_lettered += 1;
-                            Outcome::DeadLetter { error }
-                        } else {
-                            let delay = self.config.retry.delay(attempts, fastrand::f64());
-                            debug!(id = %envelope.id, attempts, ?delay, %error, "event will be retried");
-                            report.retried += 1;
-                            Outcome::Retry {
-                                error,
-                                at: now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
-                            }
-                        }
-                    }
-                };
-                settlements.push(Settlement::new(envelope.key.clone(), sequences[index], envelope.id.clone(), outcome));
-            }
-            let applied = self.outbox.settle(owner, now, &settlements).await?;
+            let mut batch = Batch::new(envelopes.len());
+            let results = results
+                .into_iter()
+                .map(Some)
+                .chain(std::iter::repeat_with(|| None));
+            let settlements: Vec<Settlement> = envelopes
+                .iter()
+                .zip(attempts)
+                .zip(results)
+                .map(|((envelope, (attempts, sequence)), result)| {
+                    let outcome = self.outcome(envelope, attempts, result, &mut batch);
+                    Settlement::new(envelope.key.clone(), sequence, envelope.id.clone(), outcome)
+                })
+                .collect();
+            let mut report = batch.report;
+            let applied = self.outbox.settle(owner, batch.now, &settlements).await?;
             report.lost_leases = settlements.len().saturating_sub(applied as usize);
             if report.lost_leases > 0 {
-                warn!(lost = report.lost_leases, "leases were taken over before the batch settled");
+                warn!(
+                    lost = report.lost_leases,
+                    "leases were taken over before the batch settled"
+                );
             }
             metrics::record_batch(&report, started.elapsed().as_secs_f64());
             Ok(report)
         }
         .instrument(span)
         .await
+    }
+
+    /// What becomes of a sent row whose event had `attempts` failures before and whose send
+    /// gave `result` (`None`: the publisher gave no result for it). After a failure, the rest
+    /// of its key in the batch is released, not counted as attempted.
+    fn outcome(
+        &self,
+        envelope: &Envelope,
+        attempts: u32,
+        result: Option<Result<()>>,
+        batch: &mut Batch,
+    ) -> Outcome {
+        let failed_key = batch.failed_keys.contains(envelope.key.as_str());
+        let error = match result {
+            Some(Ok(())) => {
+                if failed_key {
+                    warn!(key = %envelope.key, "publisher delivered an event after an earlier one of its key failed");
+                }
+                batch.report.published += 1;
+                let age = (batch.now - envelope.time).num_milliseconds().max(0) as f64 / 1000.0;
+                metrics::record_event_age(age);
+                return Outcome::Published;
+            }
+            Some(Err(error)) => error,
+            None => Error::Publish {
+                topic: envelope.topic.clone(),
+                source: "the publisher returned no result for this event".into(),
+            },
+        };
+        if failed_key {
+            batch.report.released += 1;
+            return Outcome::Release;
+        }
+        batch.failed_keys.insert(envelope.key.clone());
+        let attempts = attempts + 1;
+        let invalid = error.is_invalid_input();
+        let error = error.to_string();
+        if invalid || self.config.retry.is_exhausted(attempts) {
+            warn!(id = %envelope.id, attempts, %error, "event dead-lettered");
+            batch.report.dead_lettered += 1;
+            return Outcome::DeadLetter { error };
+        }
+        let delay = self.config.retry.delay(attempts, fastrand::f64());
+        debug!(id = %envelope.id, attempts, ?delay, %error, "event will be retried");
+        batch.report.retried += 1;
+        Outcome::Retry {
+            error,
+            at: batch.now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+        }
     }
 
     /// Runs batches until a claim comes back empty (rows waiting for a retry stay).
