@@ -79,6 +79,16 @@ pub enum Error {
         /// The message.
         id: crate::MessageId,
     },
+    /// A stored row, document or item cannot be read back (a missing field, a value of the
+    /// wrong type, an unknown status): something other than Tidings changed the store.
+    /// Retrying will not help.
+    #[error("corrupt {what}: {detail}")]
+    Corrupt {
+        /// What could not be read ("outbox row", "stored event"…).
+        what: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The configuration is inconsistent or incomplete.
     #[error("invalid configuration: {0}")]
     Configuration(String),
@@ -88,6 +98,14 @@ impl Error {
     /// Wraps a driver error that is not expected to go away by retrying.
     pub fn backend(source: impl Into<BoxError>) -> Self {
         Self::Backend(source.into())
+    }
+
+    /// A [`Corrupt`](Self::Corrupt) error: `what` could not be read because of `detail`.
+    pub fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            detail: detail.into(),
+        }
     }
 
     /// Wraps a driver error caused by an unreachable or overloaded server.

@@ -73,14 +73,6 @@ pub enum DynamoError {
         /// The error with its causes.
         detail: String,
     },
-    /// An item in a Tidings table does not hold what the adapter wrote.
-    #[error("malformed {table} item: {detail}")]
-    Corrupt {
-        /// Which table.
-        table: &'static str,
-        /// What is wrong.
-        detail: String,
-    },
 }
 
 impl DynamoError {
@@ -183,11 +175,9 @@ pub(crate) fn outcome_unknown<E: ProvideErrorMetadata>(error: &SdkError<E, HttpR
     }
 }
 
+/// An item in a Tidings table does not hold what the adapter wrote.
 pub(crate) fn corrupt(table: &'static str, detail: impl Into<String>) -> Error {
-    Error::backend(DynamoError::Corrupt {
-        table,
-        detail: detail.into(),
-    })
+    Error::corrupt(format!("DynamoDB {table} item"), detail)
 }
 
 pub(crate) fn request_build(error: aws_sdk_dynamodb::error::BuildError) -> Error {

@@ -134,7 +134,7 @@ impl MongoBackend {
                 // Collections must exist before a transaction writes to them. Two instances
                 // creating one at once: the loser's "already exists" (48) is success.
                 if let Err(error) = database.create_collection(name).await
-                    && crate::error::code(&error) != Some(48)
+                    && crate::error::code(&error) != Some(crate::error::NAMESPACE_EXISTS)
                 {
                     return Err(classify(error));
                 }

@@ -70,8 +70,11 @@ pub(crate) fn to_document(
     Ok(document)
 }
 
-fn corrupt(what: &str) -> Error {
-    Error::backend(format!("corrupt outbox document: {what}"))
+fn corrupt(field: &str) -> Error {
+    Error::corrupt(
+        "outbox document",
+        format!("field {field} is missing or mistyped"),
+    )
 }
 
 fn text(document: &Document, field: &str) -> Result<String> {

@@ -10,6 +10,9 @@ pub(crate) const DUPLICATE_KEY: i32 = 11000;
 /// MongoDB's code for a write conflict between two transactions.
 pub(crate) const WRITE_CONFLICT: i32 = 112;
 
+/// MongoDB's code for a collection (namespace) that exists already.
+pub(crate) const NAMESPACE_EXISTS: i32 = 48;
+
 /// Classifies a driver error: a write conflict with another transaction is a
 /// [`Error::Conflict`]; network trouble, server selection, and anything else the server
 /// labels transient (a transaction to retry, a commit whose result is unknown) may work later;

@@ -84,7 +84,12 @@ impl MongoEventStore {
 }
 
 fn stored(document: &Document) -> Result<StoredEvent> {
-    let corrupt = |what: &str| Error::backend(format!("corrupt stored event: {what}"));
+    let corrupt = |field: &str| {
+        Error::corrupt(
+            "stored event",
+            format!("field {field} is missing or mistyped"),
+        )
+    };
     Ok(StoredEvent::new(
         document.get_str("_id").map_err(|_| corrupt("_id"))?,
         to_envelope(document, "event_id")?,

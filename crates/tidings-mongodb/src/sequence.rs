@@ -70,7 +70,7 @@ async fn one_key(
     let last = updated
         .as_ref()
         .and_then(|document| document.get_i64(LAST).ok())
-        .ok_or_else(|| Error::backend(format!("the keys document of {key:?} has no sequence")))?;
+        .ok_or_else(|| Error::corrupt("keys document", format!("{key:?} has no sequence")))?;
     sequencer.observe(last);
     Ok((last - count + 1..=last).collect())
 }
@@ -142,7 +142,7 @@ fn refuse_write_errors(reply: &Document, keys: &[&str]) -> Result<()> {
         .and_then(|i| keys.get(i))
         .copied()
         .unwrap_or_default();
-    let code = first.get_i32("code").unwrap_or(0);
+    let code = first.get_i32("code").unwrap_or_default();
     let message = first.get_str("errmsg").unwrap_or("").to_owned();
     Err(crate::error::sequence_write_refused(code, key, message))
 }

@@ -76,7 +76,7 @@ impl<'a> EnvelopeColumns<'a> {
 
 /// The envelope of a row with the envelope columns, its id read from column `id_column`.
 pub(crate) fn envelope_from_row(row: &PgRow, id_column: &str) -> Result<Envelope> {
-    let corrupt = |what: &str| Error::backend(format!("corrupt row: {what}"));
+    let corrupt = |column: &str| Error::corrupt("outbox row", format!("bad {column}"));
     let get_text = |name: &str| row.try_get::<String, _>(name).map_err(classify);
     let extensions: serde_json::Value = row.try_get("extensions").map_err(classify)?;
     let mut envelope = Envelope::new(

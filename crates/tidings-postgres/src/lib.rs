@@ -53,9 +53,13 @@
 
 mod backend;
 mod columns;
+mod dead_letters;
 mod error;
 mod event_store;
+mod inbox;
+mod outbox;
 mod schema;
+mod statements;
 
 pub use backend::PostgresBackend;
 pub use event_store::PostgresEventStore;

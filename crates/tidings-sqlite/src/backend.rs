@@ -72,7 +72,7 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> String {
 }
 
 fn record_from_row(row: &SqliteRow) -> Result<OutboxRecord> {
-    let corrupt = |what: &str| Error::backend(format!("corrupt outbox row: {what}"));
+    let corrupt = |column: &str| Error::corrupt("outbox row", format!("bad {column}"));
     let get_text = |name: &str| row.try_get::<String, _>(name).map_err(classify);
     let time_text = get_text("event_time")?;
     let time = DateTime::parse_from_rfc3339(&time_text)
