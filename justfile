@@ -14,6 +14,10 @@ lint:
     cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
     RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --all-features --no-deps --locked
 
+# Everything CI runs, in a clone of your own.
+ci:
+    .ci/run
+
 # The benchmark against PostgreSQL and Tansu: a table, and target/bench/results.json.
 bench *ARGS:
     ./scripts/bench {{ARGS}}

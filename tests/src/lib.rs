@@ -10,22 +10,17 @@ use std::{
     time::Duration,
 };
 
-use rdkafka::{
-    Offset, TopicPartitionList,
-    consumer::{Consumer, StreamConsumer},
-};
 use serde::{Deserialize, Serialize};
 use tidings::{
-    BoxError, Envelope, EventPublisher, Message, RetryPolicy, Work,
+    Envelope, EventPublisher, Message, RetryPolicy,
     cloudevents::Record,
     kafka::{
-        ConsumerConfig, ConsumerReport, EventHandler, KafkaAdmin, KafkaConfig, KafkaConsumer,
-        KafkaPublisher,
+        ConsumerConfig, ConsumerReport, KafkaAdmin, KafkaConfig, KafkaConsumer, KafkaPublisher,
     },
-    postgres::{PostgresBackend, PostgresTransaction, PostgresUnitOfWork, Schema},
+    postgres::{PostgresBackend, PostgresUnitOfWork, Schema},
     relay::{Relay, RelayConfig},
 };
-pub use tidings_testkit::{server_from_env, unique};
+pub use tidings_testkit::{kafka::read_topic, ledger::PostgresLedger, server_from_env, unique};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -63,31 +58,6 @@ impl Message for Step {
     }
     fn topic(&self) -> Option<&str> {
         Some(&self.topic)
-    }
-}
-
-/// The consumer side: records every applied step with the order it was applied in.
-struct Ledger {
-    table: String,
-}
-
-impl EventHandler<PostgresTransaction> for Ledger {
-    async fn handle(
-        &self,
-        work: &mut Work<PostgresTransaction>,
-        event: &Envelope,
-    ) -> Result<(), BoxError> {
-        let step: Step = event.decode_json()?;
-        sqlx::query(&format!(
-            "INSERT INTO {} (event_id, account, n) VALUES ($1, $2, $3)",
-            self.table
-        ))
-        .bind(event.id.as_str())
-        .bind(&step.account)
-        .bind(i64::from(step.n))
-        .execute(&mut **work.transaction())
-        .await?;
-        Ok(())
     }
 }
 
@@ -138,7 +108,7 @@ pub struct Pipeline {
     /// The events' topic.
     pub topic: String,
     schema: String,
-    ledger: String,
+    ledger: PostgresLedger,
 }
 
 impl Pipeline {
@@ -156,14 +126,7 @@ impl Pipeline {
             .expect("connect to DATABASE_URL")
             .with_schema(Schema::in_schema(&schema).expect("schema name"));
         backend.migrate().await.expect("migrate");
-        let ledger = format!("\"{schema}\".ledger");
-        sqlx::query(&format!(
-            "CREATE TABLE {ledger} (applied BIGINT GENERATED ALWAYS AS IDENTITY, \
-             event_id TEXT PRIMARY KEY, account TEXT NOT NULL, n BIGINT NOT NULL)"
-        ))
-        .execute(backend.pool())
-        .await
-        .expect("ledger table");
+        let ledger = PostgresLedger::create(backend.pool(), &schema).await;
         let topic = unique("steps");
         KafkaAdmin::new(&kafka)
             .expect("admin")
@@ -247,9 +210,7 @@ impl Pipeline {
     ) -> u64 {
         let mut progress = consumer.progress();
         let shutdown = CancellationToken::new();
-        let ledger = Ledger {
-            table: self.ledger.clone(),
-        };
+        let ledger = self.ledger.clone();
         let running = tokio::spawn({
             let (consumer, shutdown) = (Arc::clone(&consumer), shutdown.clone());
             async move { consumer.run(&ledger, shutdown).await }
@@ -265,13 +226,16 @@ impl Pipeline {
 
     /// Counts what the ledger holds against `keys` × `per_key` produced steps.
     pub async fn audit(&self, keys: u32, per_key: u32, duplicated: u64) -> Audit {
-        let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
-            "SELECT account, n FROM {} ORDER BY applied",
-            self.ledger
-        ))
-        .fetch_all(self.backend.pool())
-        .await
-        .expect("read ledger");
+        let rows: Vec<(String, i64)> = self
+            .ledger
+            .applied(self.backend.pool())
+            .await
+            .iter()
+            .map(|(_, payload)| {
+                let step: Step = serde_json::from_slice(payload).expect("a step");
+                (step.account, i64::from(step.n))
+            })
+            .collect();
         Audit::of(&rows, (keys * per_key) as usize, duplicated)
     }
 
@@ -289,7 +253,7 @@ impl Pipeline {
 
     /// Reads `count` records of the topic from the beginning of every partition.
     pub async fn read_all(&self, count: u32) -> Vec<Record> {
-        read_topic(&self.kafka, &self.topic, count as usize).await
+        read_topic(&self.kafka, &self.topic, PARTITIONS, count as usize).await
     }
 
     /// Drops the schema and the topic.
@@ -301,39 +265,6 @@ impl Pipeline {
             .execute(self.backend.pool())
             .await;
     }
-}
-
-/// Reads `count` records of `topic` (of [`PARTITIONS`] partitions) from the beginning of every
-/// partition; fails after 60 s.
-pub async fn read_topic(kafka: &KafkaConfig, topic: &str, count: usize) -> Vec<Record> {
-    let consumer: StreamConsumer = rdkafka_config(kafka)
-        .set("group.id", unique("reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("reader");
-    let mut partitions = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        partitions
-            .add_partition_offset(topic, partition, Offset::Beginning)
-            .expect("partition");
-    }
-    consumer.assign(&partitions).expect("assign");
-    let mut records = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while records.len() < count {
-            let message = consumer.recv().await.expect("receive");
-            records.push(tidings::kafka::to_record(&message));
-        }
-    })
-    .await
-    .expect("the topic did not hold every record within 60 s");
-    records
-}
-
-fn rdkafka_config(kafka: &KafkaConfig) -> rdkafka::ClientConfig {
-    let mut config = rdkafka::ClientConfig::new();
-    config.set("bootstrap.servers", &kafka.bootstrap_servers);
-    config
 }
 
 /// A Tansu broker of the test's own (from `TANSU_BIN`), which the test may pause and resume.

@@ -132,7 +132,7 @@ async fn two_producers_with_skewed_clocks_keep_order_per_key() {
     assert_eq!((stats.pending, stats.leased, stats.dead), (0, 0, 0));
 
     let mut by_key: HashMap<String, Vec<u32>> = HashMap::new();
-    for record in read_topic(&kafka, &topic, total).await {
+    for record in read_topic(&kafka, &topic, PARTITIONS, total).await {
         let step: Step = cloudevents::decode(&record)
             .expect("a CloudEvent")
             .decode_json()

@@ -5,14 +5,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tidings_core::{BoxError, Envelope, EventPublisher, RetryPolicy, cloudevents::Record};
+use tidings_core::{Envelope, EventPublisher, RetryPolicy, cloudevents::Record};
 use tidings_kafka::{
-    ConsumerConfig, ERROR_HEADER, EventHandler, KafkaAdmin, KafkaConfig, KafkaConsumer,
-    KafkaPublisher,
+    ConsumerConfig, ERROR_HEADER, KafkaAdmin, KafkaConfig, KafkaConsumer, KafkaPublisher,
 };
-use tidings_postgres::{PostgresBackend, PostgresTransaction, Schema};
-use tidings_testkit::{kafka::read_topic, server_from_env, unique};
-use tidings_uow::{UnitOfWork, Work};
+use tidings_postgres::{PostgresBackend, Schema};
+use tidings_testkit::{kafka::read_topic, ledger::PostgresLedger, server_from_env, unique};
+use tidings_uow::UnitOfWork;
 use tokio_util::sync::CancellationToken;
 
 const PARTITIONS: i32 = 3;
@@ -35,28 +34,6 @@ fn event(topic: &str, key: &str, n: usize) -> Envelope {
     );
     e.correlation_id = Some(format!("corr-{key}"));
     e
-}
-
-/// Records each applied step in a table of its own schema; fails for payloads marked poison.
-struct Ledger {
-    table: String,
-}
-
-impl EventHandler<PostgresTransaction> for Ledger {
-    async fn handle(
-        &self,
-        work: &mut Work<PostgresTransaction>,
-        event: &Envelope,
-    ) -> Result<(), BoxError> {
-        if event.payload.windows(6).any(|w| w == b"poison") {
-            return Err("the ledger refuses poison".into());
-        }
-        sqlx::query(&format!("INSERT INTO {} (id) VALUES ($1)", self.table))
-            .bind(event.id.as_str())
-            .execute(&mut **work.transaction())
-            .await?;
-        Ok(())
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,11 +59,7 @@ async fn consumer_applies_once_and_dead_letters_what_it_cannot_apply() {
         .expect("connect")
         .with_schema(Schema::in_schema(&schema).expect("schema"));
     backend.migrate().await.expect("migrate");
-    let table = format!("\"{schema}\".ledger");
-    sqlx::query(&format!("CREATE TABLE {table} (id TEXT PRIMARY KEY)"))
-        .execute(backend.pool())
-        .await
-        .expect("ledger table");
+    let ledger = PostgresLedger::create(backend.pool(), &schema).await;
 
     // 10 good events, 3 of them delivered twice, a poison event and a record that is not a
     // CloudEvent at all.
@@ -130,8 +103,9 @@ async fn consumer_applies_once_and_dead_letters_what_it_cannot_apply() {
     let mut progress = consumer.progress();
     let shutdown = CancellationToken::new();
     let running = tokio::spawn({
-        let (consumer, shutdown, table) = (Arc::clone(&consumer), shutdown.clone(), table.clone());
-        async move { consumer.run(&Ledger { table }, shutdown).await }
+        let (consumer, shutdown, ledger) =
+            (Arc::clone(&consumer), shutdown.clone(), ledger.clone());
+        async move { consumer.run(&ledger, shutdown).await }
     });
     let expected_records = batch.len() as u64 + 1;
     tokio::time::timeout(
@@ -153,10 +127,7 @@ async fn consumer_applies_once_and_dead_letters_what_it_cannot_apply() {
         "the poison record is tried max_attempts times"
     );
 
-    let applied: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(backend.pool())
-        .await
-        .expect("count");
+    let applied = ledger.applied(backend.pool()).await.len();
     assert_eq!(applied, 10, "every good event applied exactly once");
     let dead = read_topic(&config, &dlq, 1, 2).await;
     let errors: Vec<String> = dead

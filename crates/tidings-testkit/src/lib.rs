@@ -6,7 +6,8 @@
 //! - [`publisher`]: the contract every [`EventPublisher`](tidings_core::EventPublisher) keeps;
 //! - [`Suite`]: registers those cases as named tests of a `harness = false` test binary;
 //! - [`env`](mod@env): test servers from the environment, unique names, bounded waits;
-//! - `kafka` (feature `kafka`): a topic of a test's own and a reader of it.
+//! - `kafka` (feature `kafka`): a topic of a test's own and a reader of it;
+//! - `ledger` (feature `postgres`): a consumer's handler that records what it applied.
 //!
 //! A storage adapter implements [`MarkerStore`] on a type of its test crate that holds the
 //! backend (a business row to count, a second handle, its [`Capabilities`]) in
@@ -18,6 +19,8 @@ pub mod conformance;
 pub mod env;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "postgres")]
+pub mod ledger;
 pub mod persistent;
 pub mod publisher;
 mod store;

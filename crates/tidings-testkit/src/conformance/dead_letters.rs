@@ -1,4 +1,5 @@
-//! Invariant 5, poison: a row that keeps failing goes to dead letters without blocking other keys; an operator lists, retries and purges them.
+//! Invariant 5, poison: a row that keeps failing goes to dead letters without blocking other
+//! keys; an operator lists, retries and purges them.
 
 use super::common::*;
 
@@ -7,6 +8,16 @@ use super::common::*;
 /// retry and purge it.
 pub async fn poison_goes_to_dead_letters<B: MarkerStore>(store: &B) {
     let backend = store.backend();
+    let (t0, dead) = failing_key_holds_back_only_itself(backend).await;
+    dead_letter_releases_its_key(backend, t0, &dead).await;
+    operator_lists_retries_and_purges(backend, t0, dead).await;
+}
+
+/// p1 fails and waits for its retry; the rest of key p is released; key o goes on. Returns the
+/// time the rows were first claimed and the outcome p1 will end with.
+async fn failing_key_holds_back_only_itself<B: OutboxRepository>(
+    backend: &B,
+) -> (DateTime<Utc>, Outcome) {
     let topic = unique("poison");
     // More rows behind the poison than one claim takes: they must not crowd out other keys.
     let mut staged: Vec<Envelope> = (1..=5)
@@ -36,12 +47,20 @@ pub async fn poison_goes_to_dead_letters<B: MarkerStore>(store: &B) {
         "a failing key held back another key"
     );
     settle_all(backend, "relay", at(t0, 1), &others, Outcome::Published).await;
-
-    let again = claim(backend, "relay", at(t0, 600)).await;
-    assert_eq!(labels(&again), ["p1", "p2", "p3", "p4", "p5"]);
     let dead = Outcome::DeadLetter {
         error: "attempt 2: schema rejected".to_owned(),
     };
+    (t0, dead)
+}
+
+/// p1 fails again and is dead-lettered: the rest of key p goes on without it.
+async fn dead_letter_releases_its_key<B: OutboxRepository>(
+    backend: &B,
+    t0: DateTime<Utc>,
+    dead: &Outcome,
+) {
+    let again = claim(backend, "relay", at(t0, 600)).await;
+    assert_eq!(labels(&again), ["p1", "p2", "p3", "p4", "p5"]);
     settle_all(backend, "relay", at(t0, 600), &again[..1], dead.clone()).await;
     settle_all(backend, "relay", at(t0, 600), &again[1..], Outcome::Release).await;
     let after = claim(backend, "relay", at(t0, 601)).await;
@@ -51,7 +70,14 @@ pub async fn poison_goes_to_dead_letters<B: MarkerStore>(store: &B) {
         "a dead letter blocked the rest of its key"
     );
     settle_all(backend, "relay", at(t0, 601), &after, Outcome::Published).await;
+}
 
+/// The dead letter is listed with its last error, retried (attempts reset) and purged.
+async fn operator_lists_retries_and_purges<B: OutboxRepository + DeadLetterRepository>(
+    backend: &B,
+    t0: DateTime<Utc>,
+    dead: Outcome,
+) {
     let listed = backend
         .list_dead_letters(&DeadLetterQuery::first(10))
         .await
