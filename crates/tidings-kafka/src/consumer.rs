@@ -65,7 +65,7 @@ impl ConsumerConfig {
 /// ([`Consumer`](tidings_uow::consume::Consumer)) over a [`KafkaSource`]. Each record is decoded,
 /// applied by the handler in a unit of work that also claims its id in the inbox, and only then
 /// is its offset stored for commit. A record that fails is retried with backoff and, after
-/// `max_attempts`, sent to the dead-letter topic with the error in the [`ERROR_HEADER`] header;
+/// `max_attempts`, sent to the dead-letter topic with the error in the [`ERROR_HEADER`](crate::ERROR_HEADER) header;
 /// a record that is not a valid CloudEvent goes there at once. Partitions are applied
 /// independently: a record being retried holds back its own partition only.
 pub struct KafkaConsumer<B> {
