@@ -50,6 +50,16 @@ impl DynamoBackend {
         Self::new(Client::new(&config))
     }
 
+    /// [`from_env`](Self::from_env), talking to `endpoint` (`http://localhost:8000`) when
+    /// given instead of the one the environment names.
+    pub async fn from_env_at(endpoint: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        Self::new(Client::new(&loader.load().await))
+    }
+
     /// A backend over a client the service already has.
     pub fn new(client: Client) -> Self {
         Self {

@@ -11,7 +11,7 @@ use crate::KafkaConfig;
 
 /// Creates and deletes topics (for first runs, tests and the CLI).
 pub struct KafkaAdmin {
-    client: AdminClient<DefaultClientContext>,
+    client: std::sync::Arc<AdminClient<DefaultClientContext>>,
 }
 
 impl std::fmt::Debug for KafkaAdmin {
@@ -25,12 +25,29 @@ fn options() -> AdminOptions {
 }
 
 impl KafkaAdmin {
+    /// Whether the cluster answers a metadata request within `timeout` (for readiness checks).
+    pub async fn ping(&self, timeout: Duration) -> Result<()> {
+        let admin = std::sync::Arc::clone(&self.client);
+        // librdkafka's metadata call blocks: it runs on a thread of its own.
+        tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_metadata(None, timeout)
+                .map(|_| ())
+                .map_err(Error::unavailable)
+        })
+        .await
+        .map_err(Error::unavailable)?
+    }
+
     /// An admin client for the cluster in `config`.
     pub fn new(config: &KafkaConfig) -> Result<Self> {
         let client = config.client_config(&[]).create().map_err(|e| {
             Error::Configuration(format!("cannot create a Kafka admin client: {e}"))
         })?;
-        Ok(Self { client })
+        Ok(Self {
+            client: std::sync::Arc::new(client),
+        })
     }
 
     /// Creates `topic` with `partitions` partitions (replication factor 1 unless the broker

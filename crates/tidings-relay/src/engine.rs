@@ -76,6 +76,36 @@ pub struct Relay<O, P> {
     outbox: O,
     publisher: P,
     config: RelayConfig,
+    batches_failing: Outage,
+    maintenance_failing: Outage,
+}
+
+/// Whether something keeps failing: its first failure is logged as a warning and its
+/// recovery once, the failures between only at debug level, so an outage of the database or
+/// the broker does not flood the log.
+#[derive(Debug, Default)]
+struct Outage(std::sync::atomic::AtomicBool);
+
+impl Outage {
+    /// Notes a failure; true for the first of an outage, which is the one logged as a warning.
+    fn failed(&self, what: &str, error: &tidings_core::Error) -> bool {
+        let first = !self.0.swap(true, std::sync::atomic::Ordering::AcqRel);
+        if first {
+            warn!(%error, "{what} failed; trying again until it works (logged once)");
+        } else {
+            debug!(%error, "{what} still failing");
+        }
+        first
+    }
+
+    /// Notes a success; true when it ends an outage, which is logged.
+    fn worked(&self, what: &str) -> bool {
+        let recovered = self.0.swap(false, std::sync::atomic::Ordering::AcqRel);
+        if recovered {
+            info!("{what} works again");
+        }
+        recovered
+    }
 }
 
 impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
@@ -85,6 +115,8 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
             outbox,
             publisher,
             config,
+            batches_failing: Outage::default(),
+            maintenance_failing: Outage::default(),
         }
     }
 
@@ -280,17 +312,26 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
             let due =
                 last_maintenance.is_none_or(|t| t.elapsed() >= self.config.maintenance_interval);
             if maintains && due {
-                if let Err(error) = self.maintain().await {
-                    metrics::record_error("maintenance");
-                    warn!(%error, "outbox maintenance failed");
+                match self.maintain().await {
+                    Ok(_) => {
+                        self.maintenance_failing.worked("outbox maintenance");
+                    }
+                    Err(error) => {
+                        metrics::record_error("maintenance");
+                        self.maintenance_failing
+                            .failed("outbox maintenance", &error);
+                    }
                 }
                 last_maintenance = Some(Instant::now());
             }
             let full = match self.run_batch(&owner).await {
-                Ok(report) => report.claimed >= self.config.batch_size,
+                Ok(report) => {
+                    self.batches_failing.worked("relaying");
+                    report.claimed >= self.config.batch_size
+                }
                 Err(error) => {
                     metrics::record_error("batch");
-                    warn!(%error, "relay batch failed; will try again");
+                    self.batches_failing.failed("relaying", &error);
                     false
                 }
             };
@@ -304,5 +345,28 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                 () = tokio::time::sleep(self.config.poll_interval) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_logged_when_it_starts_and_when_it_ends() {
+        let outage = Outage::default();
+        let error = tidings_core::Error::unavailable("down");
+        assert!(!outage.worked("relaying"), "nothing to recover from");
+        assert!(
+            outage.failed("relaying", &error),
+            "the first failure is reported"
+        );
+        assert!(!outage.failed("relaying", &error), "the next ones are not");
+        assert!(outage.worked("relaying"), "the recovery is reported");
+        assert!(!outage.worked("relaying"));
+        assert!(
+            outage.failed("relaying", &error),
+            "a new outage is reported again"
+        );
     }
 }

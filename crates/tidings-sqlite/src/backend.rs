@@ -149,7 +149,13 @@ impl SqliteBackend {
         migrate::run(&self.pool).await
     }
 
-    /// The pool, for the application's own queries.
+    /// The schema's SQL, as [`migrate`](Self::migrate) applies it (for review or another
+    /// migration tool).
+    pub fn migration_sql() -> String {
+        crate::migrate::sql()
+    }
+
+    /// The pool, for the application's own tables.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }

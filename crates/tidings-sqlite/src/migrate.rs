@@ -8,6 +8,15 @@ use crate::error::classify;
 /// migrations in the same database.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_outbox_and_inbox.sql"))];
 
+/// The schema's SQL, every migration in order.
+pub(crate) fn sql() -> String {
+    MIGRATIONS
+        .iter()
+        .map(|(version, sql)| format!("-- migration {version}\n{sql}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub(crate) async fn run(pool: &SqlitePool) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(classify)?;
     sqlx::query(

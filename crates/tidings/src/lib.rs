@@ -6,10 +6,11 @@
 pub use tidings_core::{
     BoxError, BoxFuture, ClaimRequest, DeadLetterQuery, DeadLetterRepository, Delivery,
     DynEventPublisher, DynOutboxRepository, Envelope, EnvelopeFactory, Error, EventPublisher,
-    EventStore, ExtensionValue, InboxClaim, InboxRepository, Limits, Message, MessageId,
+    EventStore, ExtensionValue, Hints, InboxClaim, InboxRepository, Limits, Message, MessageId,
     Notifications, Notifier, OutboxRecord, OutboxRepository, OutboxRepositoryExt, OutboxStats,
-    Outcome, Payload, PublishOutcome, RecordStatus, Result, RetryPolicy, Settlement, StoredEvent,
-    StoredEventQuery, TopicRouter, Transactional, cloudevents, context,
+    Outcome, Payload, PublishOutcome, RecordSource, RecordStatus, Result, RetryPolicy, Settlement,
+    StoredEvent, StoredEventQuery, TopicRouter, Transactional, claim_policy, cloudevents, context,
+    sequence, validate_topic,
 };
 pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work, consume};
 

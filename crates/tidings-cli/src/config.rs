@@ -1,0 +1,367 @@
+//! The daemon's configuration: one loader over a TOML file (`--config`), the environment
+//! (`TIDINGS_…`, with `__` between sections, and the `KAFKA_…` variables the library reads)
+//! and flags, in rising precedence. An unknown key or a bad value is an error that names it.
+
+use std::{collections::BTreeMap, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CliError;
+
+/// Variables of `scripts/services` that share the `TIDINGS_` prefix but configure the test
+/// servers, not the daemon.
+const SERVICE_VARIABLES: [&str; 5] = [
+    "PG_PORT",
+    "KAFKA_PORT",
+    "MONGO_PORT",
+    "DYNAMODB_PORT",
+    "SERVICES_DIR",
+];
+
+/// Everything the daemon and the commands read.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The outbox: `sqlite://FILE`, `postgres://…`, `mongodb://…` or `dynamodb://HOST:PORT`.
+    pub outbox: Option<String>,
+    /// Where events go: `kafka://HOST:PORT,…` or `stdout`. Unset: Kafka when
+    /// `kafka.bootstrap_servers` (or `KAFKA_BOOTSTRAP_SERVERS`) is set, else `stdout`.
+    pub broker: Option<String>,
+    /// Address of the HTTP listener (`/metrics`, `/health`, `/ready`); unset: none.
+    pub http: Option<String>,
+    /// `human` (the default) or `json`.
+    pub log_format: LogFormat,
+    /// The relay.
+    pub relay: RelaySettings,
+    /// Kafka, beyond its bootstrap servers.
+    pub kafka: KafkaSettings,
+    /// PostgreSQL names.
+    pub postgres: PostgresSettings,
+    /// MongoDB names.
+    pub mongodb: MongoSettings,
+    /// DynamoDB names.
+    pub dynamodb: DynamoSettings,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people, coloured on a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Everything `RelayConfig` offers.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelaySettings {
+    /// Name of this instance in leases; unset: `relay-<uuid>`.
+    pub owner: Option<String>,
+    /// Claim loops side by side.
+    pub workers: usize,
+    /// Most rows per batch.
+    pub batch_size: usize,
+    /// How long claimed rows stay leased (`30s`).
+    #[serde(with = "duration")]
+    pub lease: Duration,
+    /// How long to wait between polls when no wake-up comes (`500ms`).
+    #[serde(with = "duration")]
+    pub poll_interval: Duration,
+    /// How long published rows are kept (`7d`), or `off`.
+    #[serde(with = "optional_duration")]
+    pub retention: Option<Duration>,
+    /// How often to purge and refresh the queue-depth gauges (`60s`).
+    #[serde(with = "duration")]
+    pub maintenance_interval: Duration,
+    /// Rows deleted per purge statement.
+    pub purge_batch: u32,
+    /// Create the outbox's tables, collections and indexes at start (as `tidings migrate`).
+    pub migrate: bool,
+    /// Backoff and dead-lettering of failed rows.
+    pub retry: RetrySettings,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        let relay = tidings::relay::RelayConfig::default();
+        Self {
+            owner: None,
+            workers: relay.workers,
+            batch_size: relay.batch_size,
+            lease: relay.lease,
+            poll_interval: relay.poll_interval,
+            retention: relay.retention,
+            maintenance_interval: relay.maintenance_interval,
+            purge_batch: relay.purge_batch,
+            migrate: false,
+            retry: RetrySettings::default(),
+        }
+    }
+}
+
+/// A failed row's backoff.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    /// Attempts before a row goes to dead letters.
+    pub max_attempts: u32,
+    /// Delay after the first failure.
+    #[serde(with = "duration")]
+    pub initial_delay: Duration,
+    /// Longest delay.
+    #[serde(with = "duration")]
+    pub max_delay: Duration,
+    /// Growth of the delay per attempt.
+    pub multiplier: f64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        let retry = tidings::RetryPolicy::default();
+        Self {
+            max_attempts: retry.max_attempts,
+            initial_delay: retry.initial_delay,
+            max_delay: retry.max_delay,
+            multiplier: retry.multiplier,
+        }
+    }
+}
+
+/// A value never shown: `config check` and `Debug` print `***`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("***")
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Kafka's connection settings; `KAFKA_…` variables fill them too.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// Brokers, when `broker` does not name them.
+    pub bootstrap_servers: Option<String>,
+    /// `client.id`.
+    pub client_id: Option<String>,
+    /// `security.protocol` (`sasl_ssl`, `ssl`…).
+    pub security_protocol: Option<String>,
+    /// `sasl.mechanism` (`PLAIN`, `SCRAM-SHA-256`…).
+    pub sasl_mechanism: Option<String>,
+    /// `sasl.username`.
+    pub sasl_username: Option<String>,
+    /// `sasl.password`.
+    pub sasl_password: Option<Secret>,
+    /// `ssl.ca.location`.
+    pub ssl_ca_location: Option<String>,
+    /// `ssl.certificate.location`.
+    pub ssl_certificate_location: Option<String>,
+    /// `ssl.key.location`.
+    pub ssl_key_location: Option<String>,
+    /// `ssl.key.password`.
+    pub ssl_key_password: Option<Secret>,
+    /// Any other librdkafka property.
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Where the PostgreSQL outbox lives.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresSettings {
+    /// The schema of the outbox and inbox tables.
+    pub schema: String,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        Self {
+            schema: "public".to_owned(),
+        }
+    }
+}
+
+/// Where the MongoDB outbox lives.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MongoSettings {
+    /// The database.
+    pub database: String,
+    /// The outbox collection (its keys collection is `<outbox>_keys`).
+    pub outbox: String,
+    /// The inbox collection.
+    pub inbox: String,
+}
+
+impl Default for MongoSettings {
+    fn default() -> Self {
+        Self {
+            database: "tidings".to_owned(),
+            outbox: "tidings_outbox".to_owned(),
+            inbox: "tidings_inbox".to_owned(),
+        }
+    }
+}
+
+/// Where the DynamoDB outbox lives.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamoSettings {
+    /// Prefix of the outbox and inbox tables (`<prefix>_outbox`, `<prefix>_inbox`); unset:
+    /// `tidings_outbox` and `tidings_inbox`.
+    pub table_prefix: Option<String>,
+}
+
+/// Values given as flags, which win over the file and the environment.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Flags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) outbox: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) broker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) http: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "RelayFlags::is_empty")]
+    pub(crate) relay: RelayFlags,
+}
+
+/// Flags of the `relay` section.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct RelayFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) migrate: Option<bool>,
+}
+
+impl RelayFlags {
+    fn is_empty(&self) -> bool {
+        self.migrate.is_none()
+    }
+}
+
+/// The settings from `file` (if any), the environment and `flags`.
+pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Settings, CliError> {
+    let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+    if let Some(file) = file {
+        if !file.is_file() {
+            return Err(CliError::Config(format!(
+                "config file {} does not exist",
+                file.display()
+            )));
+        }
+        figment = figment.merge(Toml::file(file));
+    }
+    let service_variables = SERVICE_VARIABLES.map(str::to_ascii_lowercase);
+    let service_variables: Vec<&str> = service_variables.iter().map(String::as_str).collect();
+    figment = figment
+        // TIDINGS_RELAY__BATCH_SIZE is relay.batch_size.
+        .merge(
+            Env::prefixed("TIDINGS_")
+                .split("__")
+                .ignore(&service_variables),
+        )
+        .merge(
+            Env::prefixed("KAFKA_")
+                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("property_"))
+                .map(|key| format!("kafka.{key}").into()),
+        )
+        .merge(kafka_properties(std::env::vars()))
+        .merge(Serialized::defaults(flags));
+    figment
+        .extract()
+        .map_err(|error| CliError::Config(one_line(&error)))
+}
+
+/// `KAFKA_PROPERTY_LINGER_MS=1` as the property `linger.ms`, as `KafkaConfig::from_env` reads it.
+fn kafka_properties(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Serialized<BTreeMap<String, String>> {
+    let properties = vars
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let property = name.strip_prefix("KAFKA_PROPERTY_")?;
+            Some((property.to_ascii_lowercase().replace('_', "."), value))
+        })
+        .collect();
+    Serialized::default("kafka.properties", properties)
+}
+
+/// figment's error (and the errors it gathered) as one line naming the key.
+fn one_line(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        // figment names keys within its profile, `default.`: the user's key is what follows.
+        .map(|e| e.to_string().replace("for key \"default.", "for key \""))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Settings {
+    /// The configuration as TOML, secrets shown as `***`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot show: {e}\n"))
+    }
+}
+
+/// Durations as `30s`, `500ms`, `7d`.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!("{text:?} is not a duration like 30s or 500ms: {e}"))
+        })
+    }
+}
+
+/// An optional duration, `off` for none.
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::duration::serialize(value, s),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "off" {
+            return Ok(None);
+        }
+        humantime::parse_duration(&text).map(Some).map_err(|e| {
+            serde::de::Error::custom(format!("{text:?} is neither a duration nor off: {e}"))
+        })
+    }
+}

@@ -1,0 +1,298 @@
+//! The `tidings` binary as a user runs it: bad configuration refused in one line naming the
+//! key, and the daemon on the embedded default (a SQLite outbox, the `stdout` sink) relaying
+//! what was staged, serving its endpoints, and stopping on SIGTERM with exit 0.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+use tidings::{
+    Message,
+    sqlite::{SqliteBackend, SqliteUnitOfWork},
+};
+use tidings_cli::stdout::read_lines;
+
+fn tidings() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
+    // The test servers' variables must not steer the daemon here.
+    for var in [
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "TIDINGS_OUTBOX",
+        "TIDINGS_BROKER",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn run(args: &[&str], dir: &std::path::Path) -> Output {
+    tidings()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run tidings")
+}
+
+/// The one line a failed command printed.
+fn refusal(output: &Output) -> String {
+    assert!(!output.status.success(), "it succeeded: {output:?}");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    stderr
+}
+
+#[test]
+fn bad_configuration_is_refused_in_one_line_naming_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.display().to_string()
+    };
+    let unknown = file("unknown.toml", "[relay]\nbatchsize = 3\n");
+    let line = refusal(&run(&["--config", &unknown, "config", "check"], dir.path()));
+    assert!(
+        line.contains("batchsize") && line.contains("relay"),
+        "{line}"
+    );
+    let bad = file("bad.toml", "[relay]\nlease = \"forever\"\n");
+    let line = refusal(&run(&["--config", &bad, "config", "check"], dir.path()));
+    assert!(
+        line.contains("relay.lease") && line.contains("forever"),
+        "{line}"
+    );
+    let line = refusal(&run(&["--outbox", "redis://cache", "status"], dir.path()));
+    assert!(line.contains("redis"), "{line}");
+    let line = refusal(&run(&["relay", "--broker", "amqp://x"], dir.path()));
+    assert!(line.contains("amqp://x"), "{line}");
+    let line = refusal(&run(&["--config", "nowhere.toml", "status"], dir.path()));
+    assert!(line.contains("nowhere.toml"), "{line}");
+}
+
+#[test]
+fn config_check_hides_secrets_and_applies_precedence() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("tidings.toml");
+    std::fs::write(
+        &path,
+        "outbox = \"postgres://app:hunter2@db/app\"\n[relay]\nbatch_size = 100\nworkers = 3\n",
+    )
+    .expect("write");
+    let output = tidings()
+        .args(["--config", path.to_str().expect("path"), "config", "check"])
+        .env("TIDINGS_RELAY__BATCH_SIZE", "250")
+        .env("KAFKA_SASL_PASSWORD", "s3cret")
+        .output()
+        .expect("run");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("batch_size = 250"),
+        "the variable wins: {shown}"
+    );
+    assert!(shown.contains("workers = 3"), "the file counts: {shown}");
+    assert!(shown.contains("broker = \"stdout\""), "{shown}");
+}
+
+#[derive(Serialize)]
+struct Greeting {
+    to: String,
+}
+
+impl Message for Greeting {
+    fn message_type(&self) -> &str {
+        "test.greeting"
+    }
+    fn aggregate_id(&self) -> String {
+        self.to.clone()
+    }
+    fn topic(&self) -> Option<&str> {
+        Some("greetings")
+    }
+}
+
+async fn stage_greetings(url: &str, names: &[&str]) {
+    let backend = SqliteBackend::connect(url).await.expect("open");
+    backend.migrate().await.expect("migrate");
+    let uow = SqliteUnitOfWork::new(backend);
+    for name in names {
+        uow.run(async |work| {
+            work.stage(&Greeting {
+                to: (*name).to_owned(),
+            })
+        })
+        .await
+        .expect("stage");
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET path` over plain HTTP/1.0: the status code and the body.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let code = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((code, body))
+}
+
+fn wait_until<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn stop(mut daemon: Child) -> std::process::ExitStatus {
+    let terminated = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(terminated.success());
+    wait_until(
+        "the daemon to exit after SIGTERM",
+        Duration::from_secs(30),
+        || daemon.try_wait().expect("wait"),
+    )
+}
+
+#[test]
+fn the_daemon_relays_sqlite_to_stdout_serves_metrics_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(stage_greetings(&url, &["ada", "grace", "edsger"]));
+    let port = free_port();
+    let mut daemon = tidings()
+        .args([
+            "--outbox",
+            &url,
+            "relay",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the daemon");
+    let mut lines = BufReader::new(daemon.stdout.take().expect("stdout")).lines();
+    let mut written = Vec::new();
+    for _ in 0..3 {
+        let line = lines.next().expect("a line").expect("readable");
+        written.extend_from_slice(line.as_bytes());
+        written.push(b'\n');
+    }
+    let events = read_lines(&written, "greetings").expect("structured CloudEvents");
+    let keys: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["ada", "grace", "edsger"]);
+
+    let health = wait_until("/health", Duration::from_secs(10), || get(port, "/health"));
+    assert_eq!(health.0, 200);
+    assert_eq!(get(port, "/ready").map(|r| r.0), Some(200));
+    let metrics = wait_until("the published counter", Duration::from_secs(10), || {
+        get(port, "/metrics").filter(|(_, body)| body.contains("tidings_outbox_published_total 3"))
+    });
+    assert!(
+        metrics.1.contains("tidings_relay_batch_duration_seconds"),
+        "{}",
+        metrics.1
+    );
+    assert_eq!(
+        stop(daemon).code(),
+        Some(0),
+        "SIGTERM should end it cleanly"
+    );
+    let status = run(&["--outbox", &url, "status", "--json"], dir.path());
+    let counts: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(counts["published"], 3, "{counts}");
+    assert_eq!(counts["pending"], 0, "{counts}");
+}
+
+/// The daemon over real servers: a PostgreSQL outbox in a schema of its own (named through
+/// the environment) relayed to Kafka.
+#[cfg(all(feature = "postgres", feature = "kafka"))]
+#[test]
+fn the_daemon_relays_postgres_to_kafka() {
+    use tidings::{
+        kafka::KafkaConfig,
+        postgres::{PostgresBackend, PostgresUnitOfWork, Schema},
+    };
+    use tidings_testkit::{kafka::TestTopic, server_from_env, unique_ident};
+
+    let (Some(database), Some(bootstrap)) = (
+        server_from_env("DATABASE_URL"),
+        server_from_env("KAFKA_BOOTSTRAP_SERVERS"),
+    ) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let kafka = KafkaConfig::new(&bootstrap);
+    let schema = unique_ident("cli");
+    let topic = runtime.block_on(async {
+        let topic = TestTopic::create(&kafka, "cli", 1).await;
+        let backend = PostgresBackend::connect(&database)
+            .await
+            .expect("connect")
+            .with_schema(Schema::in_schema(&schema).expect("schema"));
+        backend.migrate().await.expect("migrate");
+        let uow = PostgresUnitOfWork::new(backend);
+        for to in ["ada", "grace"] {
+            let greeting = tidings::Envelope::new(
+                topic.name.clone(),
+                to,
+                "test.greeting",
+                "application/json",
+                format!(r#"{{"to":"{to}"}}"#).into_bytes(),
+            );
+            uow.run(async |work| work.stage_envelope(greeting))
+                .await
+                .expect("stage");
+        }
+        topic
+    });
+    let daemon = tidings()
+        .args([
+            "--outbox",
+            &database,
+            "relay",
+            "--broker",
+            &format!("kafka://{bootstrap}"),
+        ])
+        .env("TIDINGS_POSTGRES__SCHEMA", &schema)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    let records = runtime.block_on(topic.read(&kafka, 2));
+    let keys: Vec<Vec<u8>> = records.iter().filter_map(|r| r.key.clone()).collect();
+    assert_eq!(keys, [b"ada".to_vec(), b"grace".to_vec()]);
+    assert_eq!(stop(daemon).code(), Some(0));
+    runtime.block_on(async {
+        topic.delete(&kafka).await;
+        let pool = sqlx::PgPool::connect(&database).await.expect("connect");
+        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(&pool)
+            .await
+            .expect("drop the test's schema");
+    });
+}
