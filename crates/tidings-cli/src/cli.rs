@@ -45,6 +45,9 @@ pub enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// List, show, retry or purge the events the relay gave up on.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(crate::dead_letters::DeadLetterCommand),
     /// Show the outbox's rows by status.
     Status {
         /// One JSON object instead of a table.

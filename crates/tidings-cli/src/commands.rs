@@ -21,7 +21,8 @@ pub fn config_check(settings: &Settings) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn open(settings: &Settings) -> Result<Outbox, CliError> {
+/// The configured outbox, opened.
+pub async fn open(settings: &Settings) -> Result<Outbox, CliError> {
     let url = settings.outbox.clone().unwrap_or_else(default_outbox);
     Outbox::open(&url, settings).await
 }

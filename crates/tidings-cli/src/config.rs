@@ -77,9 +77,12 @@ pub struct RelaySettings {
     /// How long published rows are kept (`7d`), or `off`.
     #[serde(with = "optional_duration")]
     pub retention: Option<Duration>,
-    /// How often to purge and refresh the queue-depth gauges (`60s`).
+    /// How often to purge published rows (`60s`).
     #[serde(with = "duration")]
     pub maintenance_interval: Duration,
+    /// How often to refresh the queue-depth gauges (`5s`).
+    #[serde(with = "duration")]
+    pub queue_depth_interval: Duration,
     /// Rows deleted per purge statement.
     pub purge_batch: u32,
     /// Create the outbox's tables, collections and indexes at start (as `tidings migrate`).
@@ -99,6 +102,7 @@ impl Default for RelaySettings {
             poll_interval: relay.poll_interval,
             retention: relay.retention,
             maintenance_interval: relay.maintenance_interval,
+            queue_depth_interval: relay.queue_depth_interval,
             purge_batch: relay.purge_batch,
             migrate: false,
             retry: RetrySettings::default(),

@@ -33,7 +33,8 @@ pub fn relay_config(settings: &Settings) -> RelayConfig {
         .with_poll_interval(relay.poll_interval)
         .with_retry(retry)
         .with_retention(relay.retention)
-        .with_maintenance_interval(relay.maintenance_interval);
+        .with_maintenance_interval(relay.maintenance_interval)
+        .with_queue_depth_interval(relay.queue_depth_interval);
     config.purge_batch = relay.purge_batch;
     if let Some(owner) = &relay.owner {
         config = config.with_owner(owner);

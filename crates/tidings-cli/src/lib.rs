@@ -17,6 +17,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod dead_letters;
 pub mod error;
 pub mod http;
 pub mod outbox;

@@ -34,6 +34,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Config(ConfigCommand::Check(_)) => commands::config_check(&settings),
             Command::Migrate { print } => commands::migrate(&settings, print).await,
             Command::Status { json, watch } => commands::status(&settings, json, watch).await,
+            Command::DeadLetters(command) => {
+                let outbox = commands::open(&settings).await?;
+                tidings_cli::dead_letters::run(&outbox, command).await
+            }
         }
     })
 }

@@ -177,12 +177,44 @@ fn stop(mut daemon: Child) -> std::process::ExitStatus {
     )
 }
 
+/// The series a scrape of `/metrics` shows for `name` (label sets included), summed.
+fn series(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A binary event too large for the sink once base64-encoded in a CloudEvent's JSON, though
+/// the outbox takes it: the relay dead-letters it.
+async fn stage_a_blob(url: &str) {
+    let backend = SqliteBackend::connect(url).await.expect("open");
+    let uow = SqliteUnitOfWork::new(backend);
+    let blob = tidings::Envelope::new(
+        "greetings",
+        "blob",
+        "test.blob",
+        "application/octet-stream",
+        vec![7; 900_000],
+    );
+    uow.run(async |work| work.stage_envelope(blob))
+        .await
+        .expect("stage");
+}
+
 #[test]
 fn the_daemon_relays_sqlite_to_stdout_serves_metrics_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}/shop.db", dir.path().display());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(stage_greetings(&url, &["ada", "grace", "edsger"]));
+    runtime.block_on(async {
+        stage_greetings(&url, &["ada", "grace", "edsger"]).await;
+        stage_a_blob(&url).await;
+    });
     let port = free_port();
     let mut daemon = tidings()
         .args([
@@ -192,6 +224,10 @@ fn the_daemon_relays_sqlite_to_stdout_serves_metrics_and_stops_on_sigterm() {
             "--http",
             &format!("127.0.0.1:{port}"),
         ])
+        // Purge at once and count often, so every series moves within the test.
+        .env("TIDINGS_RELAY__RETENTION", "1ms")
+        .env("TIDINGS_RELAY__MAINTENANCE_INTERVAL", "100ms")
+        .env("TIDINGS_RELAY__QUEUE_DEPTH_INTERVAL", "100ms")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -210,13 +246,27 @@ fn the_daemon_relays_sqlite_to_stdout_serves_metrics_and_stops_on_sigterm() {
     let health = wait_until("/health", Duration::from_secs(10), || get(port, "/health"));
     assert_eq!(health.0, 200);
     assert_eq!(get(port, "/ready").map(|r| r.0), Some(200));
-    let metrics = wait_until("the published counter", Duration::from_secs(10), || {
-        get(port, "/metrics").filter(|(_, body)| body.contains("tidings_outbox_published_total 3"))
+    let moved = |metrics: &str| {
+        series(metrics, "outbox_events_published_total") == 3.0
+            && series(metrics, "outbox_events_failed_total") == 1.0
+            && series(metrics, "outbox_events_purged_total") >= 3.0
+            && metrics.contains("outbox_queue_depth{status=\"dead\"} 1")
+    };
+    let (_, metrics) = wait_until("every series to move", Duration::from_secs(20), || {
+        get(port, "/metrics").filter(|(_, body)| moved(body))
     });
+    assert_eq!(
+        series(&metrics, "outbox_event_age_seconds_count"),
+        3.0,
+        "{metrics}"
+    );
     assert!(
-        metrics.1.contains("tidings_relay_batch_duration_seconds"),
-        "{}",
-        metrics.1
+        series(&metrics, "outbox_relay_processing_seconds_count") >= 4.0,
+        "{metrics}"
+    );
+    assert!(
+        series(&metrics, "outbox_relay_batch_seconds_count") >= 1.0,
+        "{metrics}"
     );
     assert_eq!(
         stop(daemon).code(),
@@ -225,8 +275,10 @@ fn the_daemon_relays_sqlite_to_stdout_serves_metrics_and_stops_on_sigterm() {
     );
     let status = run(&["--outbox", &url, "status", "--json"], dir.path());
     let counts: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
-    assert_eq!(counts["published"], 3, "{counts}");
-    assert_eq!(counts["pending"], 0, "{counts}");
+    assert_eq!(
+        (counts["pending"].as_u64(), counts["dead"].as_u64()),
+        (Some(0), Some(1))
+    );
 }
 
 /// The daemon over real servers: a PostgreSQL outbox in a schema of its own (named through
@@ -295,4 +347,88 @@ fn the_daemon_relays_postgres_to_kafka() {
             .await
             .expect("drop the test's schema");
     });
+}
+
+/// Two dead letters, of topics `alpha` and `beta`, made through the ports.
+async fn two_dead_letters(url: &str) -> Vec<String> {
+    use tidings::{ClaimRequest, OutboxRepository, Outcome, Settlement};
+    let backend = SqliteBackend::connect(url).await.expect("open");
+    backend.migrate().await.expect("migrate");
+    let uow = SqliteUnitOfWork::new(backend.clone());
+    for topic in ["alpha", "beta"] {
+        let event =
+            tidings::Envelope::new(topic, topic, "test.poison", "text/plain", b"x".to_vec());
+        uow.run(async |work| work.stage_envelope(event))
+            .await
+            .expect("stage");
+    }
+    let claimed = backend
+        .claim_batch(&ClaimRequest::new("test", 10, Duration::from_secs(30)))
+        .await
+        .expect("claim");
+    let dead: Vec<Settlement> = claimed
+        .iter()
+        .map(|r| {
+            let error = format!("{} refused", r.envelope.topic);
+            Settlement::of(r, Outcome::DeadLetter { error })
+        })
+        .collect();
+    backend
+        .settle("test", chrono::Utc::now(), &dead)
+        .await
+        .expect("settle");
+    claimed.iter().map(|r| r.envelope.id.to_string()).collect()
+}
+
+fn text(output: &Output) -> String {
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn dead_letters_are_listed_shown_retried_and_purged_only_when_asked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let ids = runtime.block_on(two_dead_letters(&url));
+    let tidings = |args: &[&str]| {
+        let mut all = vec!["--outbox", url.as_str(), "dead-letters"];
+        all.extend_from_slice(args);
+        run(&all, dir.path())
+    };
+    assert_eq!(text(&tidings(&["list", "--json"])).lines().count(), 2);
+    let alpha = text(&tidings(&["list", "--topic", "alpha"]));
+    assert!(
+        alpha.contains("alpha refused") && !alpha.contains("beta"),
+        "{alpha}"
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&text(&tidings(&["show", &ids[1]]))).expect("json");
+    assert_eq!(shown["last_error"], "beta refused");
+    let line = refusal(&tidings(&["show", "no-such-id"]));
+    assert!(line.contains("no-such-id"), "{line}");
+    let line = refusal(&tidings(&[
+        "list",
+        "--from",
+        "2026-12-02T00:00:00Z",
+        "--to",
+        "2026-12-01T00:00:00Z",
+    ]));
+    assert!(line.contains("--from"), "{line}");
+
+    let dry = text(&tidings(&["retry", "--topic", "alpha"]));
+    assert!(dry.contains("would retry 1"), "{dry}");
+    let dead = |dir: &std::path::Path| {
+        let status = run(&["--outbox", &url, "status", "--json"], dir);
+        serde_json::from_slice::<serde_json::Value>(&status.stdout).expect("json")["dead"].clone()
+    };
+    assert_eq!(
+        dead(dir.path()),
+        2,
+        "a retry without --yes changed something"
+    );
+    assert!(text(&tidings(&["retry", "--topic", "alpha", "--yes"])).contains("retry: 1 of 1"));
+    assert_eq!(dead(dir.path()), 1);
+    assert!(text(&tidings(&["purge", "--yes"])).contains("purge: 1 of 1"));
+    assert_eq!(dead(dir.path()), 0);
 }

@@ -16,6 +16,7 @@ pub mod context;
 mod envelope;
 mod error;
 mod message;
+pub mod metric;
 mod notify;
 mod ports;
 mod retry;

@@ -22,8 +22,10 @@ pub struct RelayConfig {
     pub retry: RetryPolicy,
     /// How long published rows are kept; `None` keeps them for ever.
     pub retention: Option<Duration>,
-    /// How often to purge and to refresh the queue-depth gauges.
+    /// How often to purge published rows.
     pub maintenance_interval: Duration,
+    /// How often to refresh the queue-depth gauges (one count by status).
+    pub queue_depth_interval: Duration,
     /// Rows deleted per purge statement.
     pub purge_batch: u32,
 }
@@ -39,6 +41,7 @@ impl Default for RelayConfig {
             retry: RetryPolicy::default(),
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
             maintenance_interval: Duration::from_secs(60),
+            queue_depth_interval: Duration::from_secs(5),
             purge_batch: 1000,
         }
     }
@@ -87,9 +90,15 @@ impl RelayConfig {
         self
     }
 
-    /// Sets how often maintenance (purge, gauges) runs.
+    /// Sets how often maintenance (the purge) runs.
     pub fn with_maintenance_interval(mut self, interval: Duration) -> Self {
         self.maintenance_interval = interval;
+        self
+    }
+
+    /// Sets how often the queue-depth gauges are refreshed.
+    pub fn with_queue_depth_interval(mut self, interval: Duration) -> Self {
+        self.queue_depth_interval = interval;
         self
     }
 }

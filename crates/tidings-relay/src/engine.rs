@@ -251,8 +251,14 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                 .await?;
             metrics::record_purged(purged);
         }
-        metrics::record_stats(&self.outbox.stats().await?);
+        self.refresh_queue_depth().await?;
         Ok(purged)
+    }
+
+    /// Counts the outbox's rows by status into the queue-depth gauges.
+    pub async fn refresh_queue_depth(&self) -> Result<()> {
+        metrics::record_stats(&self.outbox.stats().await?);
+        Ok(())
     }
 
     /// Runs until `shutdown` is cancelled: sends batches back to back while there is work, then
@@ -308,10 +314,21 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
         shutdown: CancellationToken,
     ) {
         let mut last_maintenance: Option<Instant> = None;
+        let mut last_count: Option<Instant> = None;
         while !shutdown.is_cancelled() {
             let due =
                 last_maintenance.is_none_or(|t| t.elapsed() >= self.config.maintenance_interval);
+            let count_due =
+                last_count.is_none_or(|t| t.elapsed() >= self.config.queue_depth_interval);
+            if maintains && count_due && !due {
+                // Between purges the gauges are kept current by a count of their own; a
+                // failure here shows in the maintenance run that follows.
+                if self.refresh_queue_depth().await.is_ok() {
+                    last_count = Some(Instant::now());
+                }
+            }
             if maintains && due {
+                last_count = Some(Instant::now());
                 match self.maintain().await {
                     Ok(_) => {
                         self.maintenance_failing.worked("outbox maintenance");

@@ -13,7 +13,7 @@ use std::{collections::HashMap, future::Future, time::Duration};
 use futures_util::{StreamExt, stream::FuturesUnordered};
 use tidings_core::{
     BoxError, Delivery, Envelope, InboxRepository, OutboxRepository, RecordSource, Result,
-    RetryPolicy, cloudevents,
+    RetryPolicy, cloudevents, metric,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -202,7 +202,7 @@ where
     }
 
     async fn receiving_failed(&self, error: &tidings_core::Error) {
-        metrics::counter!("tidings_consumer_errors_total").increment(1);
+        metrics::counter!(metric::CONSUMER_ERRORS).increment(1);
         warn!(%error, "receiving failed; trying again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -273,16 +273,20 @@ where
     {
         let mut attempts = 0;
         loop {
+            let started = std::time::Instant::now();
             let outcome = self
                 .uow
                 .handle(event, async |work| handler.handle(work, event).await)
                 .await;
+            metrics::histogram!(metric::CONSUMER_HANDLER).record(started.elapsed().as_secs_f64());
             let error = match outcome {
                 Ok(Handled::Applied(())) => {
+                    metrics::counter!(metric::CONSUMER_EVENTS_APPLIED).increment(1);
                     self.update(|r| r.applied += 1);
                     return Ok(());
                 }
                 Ok(Handled::Duplicate) => {
+                    metrics::counter!(metric::CONSUMER_DUPLICATES_SKIPPED).increment(1);
                     self.update(|r| r.duplicates += 1);
                     return Ok(());
                 }
@@ -313,7 +317,7 @@ where
     }
 
     fn dead_lettered(&self) {
-        metrics::counter!("tidings_consumer_dead_lettered_total").increment(1);
+        metrics::counter!(metric::CONSUMER_EVENTS_DEAD_LETTERED).increment(1);
     }
 
     fn update(&self, change: impl FnOnce(&mut ConsumerReport)) {

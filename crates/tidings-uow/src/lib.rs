@@ -276,7 +276,8 @@ where
         }
         self.backend.commit(transaction).await?;
         if !staged.is_empty() {
-            metrics::counter!("tidings_outbox_staged_total").increment(staged.len() as u64);
+            metrics::counter!(tidings_core::metric::OUTBOX_EVENTS_ADDED)
+                .increment(staged.len() as u64);
             self.backend.after_commit();
         }
         Ok(value)
