@@ -22,6 +22,8 @@ use tidings::{
 };
 pub use tidings_testkit::{kafka::read_topic, ledger::PostgresLedger, server_from_env, unique};
 use tokio::task::JoinHandle;
+
+pub mod faults;
 use tokio_util::sync::CancellationToken;
 
 /// Partitions of every test topic.
@@ -140,6 +142,11 @@ impl Pipeline {
             schema,
             ledger,
         })
+    }
+
+    /// The outbox's schema.
+    pub fn schema(&self) -> &str {
+        &self.schema
     }
 
     /// Stages `per_key` steps for each of `keys` accounts, ten per unit of work, keys interleaved.

@@ -43,36 +43,30 @@ pub fn relay_config(settings: &Settings) -> RelayConfig {
 }
 
 /// Relays the configured outbox to the configured broker until SIGTERM or SIGINT: then it
-/// stops claiming and finishes the batch in hand; a second signal exits at once.
+/// stops claiming and finishes the batch in hand; a second signal exits at once. A signal that
+/// comes while it is still connecting ends it there, with success: it holds nothing yet.
 pub async fn run(settings: Settings) -> Result<(), CliError> {
-    let url = settings.outbox.clone().unwrap_or_else(default_outbox);
-    let outbox = Outbox::open(&url, &settings).await?;
-    if settings.relay.migrate {
-        outbox
-            .migrate()
-            .await
-            .map_err(CliError::tidings("migrating the outbox"))?;
-    }
-    let broker = Broker::of(&settings)?;
-    let publisher = broker.publisher(&settings)?;
-    let metrics = PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| CliError::Config(format!("cannot install the metrics recorder: {e}")))?;
+    // Listening starts before anything else, so no signal finds the default action (death).
+    let signals = Signals::listen().map_err(CliError::io("listening for SIGTERM and SIGINT"))?;
     let shutdown = CancellationToken::new();
-    let settings = Arc::new(settings);
-    let listener = match &settings.http {
-        Some(address) => {
-            let served = Served {
-                metrics,
-                outbox: outbox.clone(),
-                broker: broker.clone(),
-                settings: Arc::clone(&settings),
-            };
-            Some(http::serve(address, served, shutdown.clone()).await?)
-        }
-        None => None,
+    tokio::spawn(stop_on_signals(signals, shutdown.clone()));
+    let started = tokio::select! {
+        biased;
+        () = shutdown.cancelled() => None,
+        started = start(settings, &shutdown) => Some(started?),
     };
-    tokio::spawn(stop_on_signals(shutdown.clone()));
+    let Some(Started {
+        outbox,
+        publisher,
+        listener,
+        settings,
+        url,
+        broker,
+    }) = started
+    else {
+        info!("stopped before the relay started");
+        return Ok(());
+    };
     let config = relay_config(&settings);
     info!(outbox = %crate::outbox::redacted(&url), broker = %broker.describe(), "relaying");
     with_backend!(&outbox, backend => {
@@ -87,30 +81,88 @@ pub async fn run(settings: Settings) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What the relay runs with, once connected.
+struct Started {
+    outbox: Outbox,
+    publisher: Arc<dyn tidings::DynEventPublisher>,
+    listener: Option<tokio::task::JoinHandle<()>>,
+    settings: Arc<Settings>,
+    url: String,
+    broker: Broker,
+}
+
+/// Opens the outbox (migrating it if asked), the broker and the HTTP listener.
+async fn start(settings: Settings, shutdown: &CancellationToken) -> Result<Started, CliError> {
+    let url = settings.outbox.clone().unwrap_or_else(default_outbox);
+    let outbox = Outbox::open(&url, &settings).await?;
+    if settings.relay.migrate {
+        outbox
+            .migrate()
+            .await
+            .map_err(CliError::tidings("migrating the outbox"))?;
+    }
+    let broker = Broker::of(&settings)?;
+    let publisher = broker.publisher(&settings)?;
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| CliError::Config(format!("cannot install the metrics recorder: {e}")))?;
+    let settings = Arc::new(settings);
+    let listener = match &settings.http {
+        Some(address) => {
+            let served = Served {
+                metrics,
+                outbox: outbox.clone(),
+                broker: broker.clone(),
+                settings: Arc::clone(&settings),
+            };
+            Some(http::serve(address, served, shutdown.clone()).await?)
+        }
+        None => None,
+    };
+    Ok(Started {
+        outbox,
+        publisher,
+        listener,
+        settings,
+        url,
+        broker,
+    })
+}
+
 /// The embedded default: a SQLite file in the working directory.
 pub fn default_outbox() -> String {
     "sqlite://tidings.db".to_owned()
 }
 
 /// The first SIGTERM or SIGINT cancels `shutdown`; the second exits the process.
-async fn stop_on_signals(shutdown: CancellationToken) {
-    if let Err(error) = signal().await {
-        warn!(%error, "cannot listen for signals; stop the relay with SIGKILL");
-        return;
-    }
+async fn stop_on_signals(mut signals: Signals, shutdown: CancellationToken) {
+    signals.next().await;
     info!("stopping: no new claims; finishing the batch in hand");
     shutdown.cancel();
-    if signal().await.is_ok() {
-        warn!("second signal: exiting now");
-        std::process::exit(130);
-    }
+    signals.next().await;
+    warn!("second signal: exiting now");
+    std::process::exit(130);
 }
 
-async fn signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = terminate.recv() => Ok(()),
-        interrupted = tokio::signal::ctrl_c() => interrupted,
+/// SIGTERM and SIGINT, listened for from the moment this is made.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
     }
 }
