@@ -169,7 +169,7 @@ pub(crate) fn number(item: &Item, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
     number(item, name).and_then(DateTime::from_timestamp_micros)
 }
 

@@ -72,6 +72,7 @@ mod claim;
 mod commit;
 mod dead_letters;
 mod error;
+mod inspect;
 mod item;
 mod schema;
 mod settle;

@@ -7,8 +7,9 @@ use std::{
 use chrono::{DateTime, Utc};
 use tidings_core::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, InboxClaim,
-    InboxRepository, Limits, MessageId, Notifications, Notifier, OutboxRecord, OutboxRepository,
-    OutboxStats, Outcome, RecordStatus, Result, Settlement, Transactional,
+    InboxRepository, Limits, MessageId, Notifications, Notifier, OutboxInspector, OutboxRecord,
+    OutboxRepository, OutboxStats, Outcome, PublishedQuery, RecordStatus, Result, Settlement,
+    StatusGroup, TopicStats, Transactional,
     claim_policy::{self, ClaimCandidate},
 };
 use tokio::sync::OwnedMutexGuard;
@@ -495,5 +496,35 @@ impl DeadLetterRepository for MemoryBackend {
             }
         }
         Ok(purged)
+    }
+}
+
+impl OutboxInspector for MemoryBackend {
+    async fn topic_stats(&self) -> Result<Vec<TopicStats>> {
+        let state = self.state();
+        let groups = state.rows.values().map(|row| StatusGroup {
+            topic: &row.envelope.topic,
+            status: row.status.as_str(),
+            count: 1,
+            first_created: Some(row.created_at),
+            last_published: row.published_at,
+        });
+        Ok(TopicStats::from_groups(groups))
+    }
+
+    async fn list_published(&self, query: &PublishedQuery) -> Result<Vec<OutboxRecord>> {
+        let state = self.state();
+        Ok(state
+            .rows
+            .iter()
+            .filter(|(sequence, row)| {
+                row.status == RecordStatus::Published
+                    && row
+                        .published_at
+                        .is_some_and(|at| query.admits(at, **sequence))
+            })
+            .take(query.limit)
+            .map(|(sequence, row)| row.record(*sequence))
+            .collect())
     }
 }

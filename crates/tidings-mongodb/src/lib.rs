@@ -77,6 +77,7 @@ mod claim;
 mod document;
 mod error;
 mod event_store;
+mod inspect;
 mod names;
 mod query;
 mod sequence;

@@ -57,6 +57,7 @@ mod dead_letters;
 mod error;
 mod event_store;
 mod inbox;
+mod inspect;
 mod outbox;
 mod schema;
 mod statements;

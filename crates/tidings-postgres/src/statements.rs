@@ -34,6 +34,8 @@ pub(crate) struct Statements {
     pub(crate) list_dead: String,
     pub(crate) retry_dead: String,
     pub(crate) purge_dead: String,
+    pub(crate) topic_stats: String,
+    pub(crate) list_published: String,
 }
 
 /// `template` without its whole-line comments, each `{name}` replaced by its value.
@@ -87,6 +89,8 @@ impl Statements {
             claim_message: statement(include_str!("../sql/statements/claim_message.sql")),
             purge_inbox: statement(include_str!("../sql/statements/purge_inbox.sql")),
             list_dead: statement(include_str!("../sql/statements/list_dead.sql")),
+            topic_stats: statement(include_str!("../sql/statements/topic_stats.sql")),
+            list_published: statement(include_str!("../sql/statements/list_published.sql")),
             retry_dead: statement(include_str!("../sql/statements/retry_dead.sql")),
             purge_dead: statement(include_str!("../sql/statements/purge_dead.sql")),
         }
@@ -112,6 +116,8 @@ mod tests {
             &statements.list_dead,
             &statements.retry_dead,
             &statements.purge_dead,
+            &statements.topic_stats,
+            &statements.list_published,
         ] {
             assert!(!text.contains('{'), "a placeholder is left: {text}");
             assert!(!text.contains("--"), "a comment is left: {text}");

@@ -18,12 +18,12 @@ use crate::{SqliteTransaction, error::classify, migrate};
 /// Outbox, inbox and dead letters in a SQLite database. Cloning shares the pool.
 #[derive(Clone, Debug)]
 pub struct SqliteBackend {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     limits: Limits,
     notifier: Arc<Notifier>,
 }
 
-const ENVELOPE_COLUMNS: &str = "sequence, id, topic, partition_key, message_type, source, \
+pub(crate) const ENVELOPE_COLUMNS: &str = "sequence, id, topic, partition_key, message_type, source, \
      event_time, subject, data_schema, content_type, extensions, payload, correlation_id, \
      causation_id, traceparent, status, attempts, last_error, created_at";
 
@@ -57,11 +57,11 @@ const HEADS_BY_KEY: &str = "WITH RECURSIVE keys(k) AS ( \
          OR (h.status = 'leased' AND h.lease_until <= ?1)) \
      ORDER BY h.sequence LIMIT ?2";
 
-fn micros(time: DateTime<Utc>) -> i64 {
+pub(crate) fn micros(time: DateTime<Utc>) -> i64 {
     time.timestamp_micros()
 }
 
-fn from_micros(value: i64) -> DateTime<Utc> {
+pub(crate) fn from_micros(value: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(value).unwrap_or_default()
 }
 
@@ -71,7 +71,7 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
-fn record_from_row(row: &SqliteRow) -> Result<OutboxRecord> {
+pub(crate) fn record_from_row(row: &SqliteRow) -> Result<OutboxRecord> {
     let corrupt = |column: &str| Error::corrupt("outbox row", format!("bad {column}"));
     let get_text = |name: &str| row.try_get::<String, _>(name).map_err(classify);
     let time_text = get_text("event_time")?;

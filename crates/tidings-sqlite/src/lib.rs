@@ -27,6 +27,7 @@
 
 mod backend;
 mod error;
+mod inspect;
 mod migrate;
 
 pub use backend::SqliteBackend;

@@ -4,7 +4,8 @@
 use std::future::Future;
 
 use tidings_core::{
-    DeadLetterRepository, Envelope, Error, InboxRepository, OutboxRepository, Result, Transactional,
+    DeadLetterRepository, Envelope, Error, InboxRepository, OutboxInspector, OutboxRepository,
+    Result, Transactional,
 };
 use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work};
 
@@ -58,6 +59,7 @@ pub trait MarkerStore: Clone + Send + Sync + 'static {
     type Backend: OutboxRepository
         + InboxRepository
         + DeadLetterRepository
+        + OutboxInspector
         + Clone
         + Send
         + Sync

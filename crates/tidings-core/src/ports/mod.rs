@@ -4,6 +4,7 @@
 mod dynamic;
 mod event_store;
 mod inbox;
+mod inspect;
 mod outbox;
 mod publisher;
 mod source;
@@ -12,6 +13,7 @@ mod transaction;
 pub use dynamic::{BoxFuture, DynEventPublisher, DynOutboxRepository};
 pub use event_store::{EventStore, StoredEvent, StoredEventQuery};
 pub use inbox::{InboxClaim, InboxRepository};
+pub use inspect::{OutboxInspector, PublishedQuery, StatusGroup, TopicStats};
 #[cfg(feature = "mock")]
 pub use outbox::MockDeadLetterRepository;
 pub use outbox::{

@@ -12,6 +12,7 @@ pub mod claims_and_order;
 mod common;
 pub mod dead_letters;
 pub mod inbox;
+pub mod inspection;
 pub mod late_commits;
 pub mod retention;
 pub mod wakeups;
@@ -81,6 +82,7 @@ pub(crate) fn cases<B: MarkerStore>() -> Vec<Case<B>> {
             claims_and_order::concurrent_relays_keep_order_per_key,
             claims_and_order::sequences_follow_commit_order_when_another_clock_runs_ahead,
             dead_letters::poison_goes_to_dead_letters,
+            inspection::operators_see_topics_and_published_ranges,
             retention::retention_purges_in_batches,
             bad_input::bad_input_is_refused_and_loses_nothing,
             wakeups::a_committed_unit_of_work_wakes_subscribers,
