@@ -48,9 +48,14 @@ pub enum Command {
     /// List, show, retry or purge the events the relay gave up on.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(crate::dead_letters::DeadLetterCommand),
-    /// Show the outbox's rows by status.
+    /// Send again the events published in a time range, in their original order per key and
+    /// with their own ids (idempotent consumers skip what they applied); refused when the range
+    /// reaches past what retention keeps. Says how many would go; sends with --yes.
+    Replay(crate::replay::ReplayArgs),
+    /// Show the outbox's rows per topic and status, the age of each topic's oldest pending row
+    /// and its last publication.
     Status {
-        /// One JSON object instead of a table.
+        /// One JSON object (totals and `topics`) instead of a table.
         #[arg(long)]
         json: bool,
         /// Refresh every INTERVAL (default 2s) until interrupted.
@@ -97,9 +102,13 @@ impl Cli {
             Command::Relay(args) | Command::Config(ConfigCommand::Check(args)) => Some(args),
             _ => None,
         };
+        let broker = match &self.command {
+            Command::Replay(args) => args.broker.clone(),
+            _ => relay.and_then(|r| r.broker.clone()),
+        };
         Flags {
             outbox: self.outbox.clone(),
-            broker: relay.and_then(|r| r.broker.clone()),
+            broker,
             http: relay.and_then(|r| r.http.clone()),
             log_format: self.log_format,
             relay: RelayFlags {

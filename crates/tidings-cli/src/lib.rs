@@ -21,6 +21,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod http;
 pub mod outbox;
+pub mod replay;
 pub mod stdout;
 
 use std::{io::IsTerminal, process::ExitCode};
@@ -73,6 +74,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Config(ConfigCommand::Check(_)) => commands::config_check(&settings),
             Command::Migrate { print } => commands::migrate(&settings, print).await,
             Command::Status { json, watch } => commands::status(&settings, json, watch).await,
+            Command::Replay(args) => replay::run(&settings, &args).await,
             Command::DeadLetters(command) => {
                 let outbox = commands::open(&settings).await?;
                 dead_letters::run(&outbox, command).await

@@ -154,6 +154,21 @@ impl Outbox {
         with_backend!(self, backend => backend.stats().await)
     }
 
+    /// Rows per topic, sorted by topic.
+    pub async fn topic_stats(&self) -> Result<Vec<tidings::TopicStats>> {
+        use tidings::OutboxInspector;
+        with_backend!(self, backend => backend.topic_stats().await)
+    }
+
+    /// A page of the rows published in the query's range, in sequence order.
+    pub async fn list_published(
+        &self,
+        query: &tidings::PublishedQuery,
+    ) -> Result<Vec<tidings::OutboxRecord>> {
+        use tidings::OutboxInspector;
+        with_backend!(self, backend => backend.list_published(query).await)
+    }
+
     /// Creates the tables, collections and indexes (idempotent).
     pub async fn migrate(&self) -> Result<()> {
         with_backend!(self, backend => backend.migrate_outbox().await)

@@ -432,3 +432,122 @@ fn dead_letters_are_listed_shown_retried_and_purged_only_when_asked() {
     assert!(text(&tidings(&["purge", "--yes"])).contains("purge: 1 of 1"));
     assert_eq!(dead(dir.path()), 0);
 }
+
+/// Three events published an hour ago (keys a, b, a on topic `orders`) and one pending on
+/// `audit`, made through the ports; the published ones' ids in sequence order.
+async fn published_an_hour_ago(url: &str) -> Vec<String> {
+    use tidings::{ClaimRequest, OutboxRepository, Outcome, Settlement};
+    let backend = SqliteBackend::connect(url).await.expect("open");
+    backend.migrate().await.expect("migrate");
+    let uow = SqliteUnitOfWork::new(backend.clone());
+    for (key, n) in [("a", 1), ("b", 1), ("a", 2)] {
+        let event = tidings::Envelope::new(
+            "orders",
+            key,
+            "test.order",
+            "text/plain",
+            format!("{key}{n}").into_bytes(),
+        );
+        uow.run(async |work| work.stage_envelope(event))
+            .await
+            .expect("stage");
+    }
+    let claimed = backend
+        .claim_batch(&ClaimRequest::new("test", 10, Duration::from_secs(30)))
+        .await
+        .expect("claim");
+    let published: Vec<Settlement> = claimed
+        .iter()
+        .map(|r| Settlement::of(r, Outcome::Published))
+        .collect();
+    let an_hour_ago = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    backend
+        .settle("test", an_hour_ago, &published)
+        .await
+        .expect("settle");
+    let pending = tidings::Envelope::new("audit", "x", "test.audit", "text/plain", b"x".to_vec());
+    uow.run(async |work| work.stage_envelope(pending))
+        .await
+        .expect("stage");
+    claimed.iter().map(|r| r.envelope.id.to_string()).collect()
+}
+
+#[test]
+fn status_is_per_topic_and_replay_resends_a_range_in_order_with_the_same_ids() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let ids = runtime.block_on(published_an_hour_ago(&url));
+    let tidings = |args: &[&str]| {
+        let mut all = vec!["--outbox", url.as_str()];
+        all.extend_from_slice(args);
+        run(&all, dir.path())
+    };
+    let status: serde_json::Value =
+        serde_json::from_str(&text(&tidings(&["status", "--json"]))).expect("json");
+    assert_eq!(
+        (status["published"].as_u64(), status["pending"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let topics = status["topics"].as_array().expect("topics");
+    assert_eq!(topics.len(), 2, "{status}");
+    assert_eq!(
+        (topics[0]["topic"].as_str(), topics[0]["pending"].as_u64()),
+        (Some("audit"), Some(1))
+    );
+    assert!(
+        topics[0]["oldest_pending_age_seconds"].as_i64().is_some(),
+        "{status}"
+    );
+    assert_eq!(
+        (topics[1]["topic"].as_str(), topics[1]["published"].as_u64()),
+        (Some("orders"), Some(3))
+    );
+    assert!(topics[1]["last_published"].is_string(), "{status}");
+    let table = text(&tidings(&["status"]));
+    assert!(
+        table.contains("orders") && table.contains("total"),
+        "{table}"
+    );
+
+    let from = (chrono::Utc::now() - chrono::TimeDelta::hours(2)).to_rfc3339();
+    let to = chrono::Utc::now().to_rfc3339();
+    let replay = |extra: &[&str]| {
+        let mut args = vec![
+            "replay",
+            "--from",
+            from.as_str(),
+            "--to",
+            to.as_str(),
+            "--broker",
+            "stdout",
+        ];
+        args.extend_from_slice(extra);
+        tidings(&args)
+    };
+    let dry = text(&replay(&[]));
+    assert!(dry.contains("would replay 3 events"), "{dry}");
+    let sent = replay(&["--yes"]);
+    let events = read_lines(&sent.stdout, "orders").expect("structured CloudEvents");
+    let resent: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    assert_eq!(resent, ids, "not the same events in their original order");
+    let only_b = replay(&["--yes", "--key", "b"]);
+    assert_eq!(
+        read_lines(&only_b.stdout, "orders").expect("events").len(),
+        1
+    );
+
+    let line = refusal(&tidings(&[
+        "replay",
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--to",
+        &to,
+    ]));
+    assert!(
+        line.contains("retention") && line.contains("2000-01-01"),
+        "{line}"
+    );
+    let line = refusal(&tidings(&["replay", "--from", &to, "--to", &from]));
+    assert!(line.contains("--from"), "{line}");
+}

@@ -7,10 +7,10 @@ pub use tidings_core::{
     BoxError, BoxFuture, ClaimRequest, DeadLetterQuery, DeadLetterRepository, Delivery,
     DynEventPublisher, DynOutboxRepository, Envelope, EnvelopeFactory, Error, EventPublisher,
     EventStore, ExtensionValue, Hints, InboxClaim, InboxRepository, Limits, Message, MessageId,
-    Notifications, Notifier, OutboxRecord, OutboxRepository, OutboxRepositoryExt, OutboxStats,
-    Outcome, Payload, PublishOutcome, RecordSource, RecordStatus, Result, RetryPolicy, Settlement,
-    StoredEvent, StoredEventQuery, TopicRouter, Transactional, claim_policy, cloudevents, context,
-    sequence, validate_topic,
+    Notifications, Notifier, OutboxInspector, OutboxRecord, OutboxRepository, OutboxRepositoryExt,
+    OutboxStats, Outcome, Payload, PublishOutcome, PublishedQuery, RecordSource, RecordStatus,
+    Result, RetryPolicy, Settlement, StatusGroup, StoredEvent, StoredEventQuery, TopicRouter,
+    TopicStats, Transactional, claim_policy, cloudevents, context, sequence, validate_topic,
 };
 pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work, consume};
 

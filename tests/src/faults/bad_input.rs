@@ -60,8 +60,7 @@ fn cases(database: &str, config: &str) -> Vec<Case> {
         Case {
             name: "--from after --to",
             args: outbox(&[
-                "dead-letters",
-                "list",
+                "replay",
                 "--from",
                 "2026-12-02T00:00:00Z",
                 "--to",
