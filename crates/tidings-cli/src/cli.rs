@@ -52,6 +52,10 @@ pub enum Command {
     /// with their own ids (idempotent consumers skip what they applied); refused when the range
     /// reaches past what retention keeps. Says how many would go; sends with --yes.
     Replay(crate::replay::ReplayArgs),
+    /// Send the persistent publisher's stored events again: those the broker has not taken
+    /// (publish-pending), or all of them, or one topic's (republish).
+    #[command(subcommand)]
+    Persistent(crate::persistent::PersistentCommand),
     /// Show the outbox's rows per topic and status, the age of each topic's oldest pending row
     /// and its last publication.
     Status {
@@ -104,6 +108,7 @@ impl Cli {
         };
         let broker = match &self.command {
             Command::Replay(args) => args.broker.clone(),
+            Command::Persistent(command) => command.broker(),
             _ => relay.and_then(|r| r.broker.clone()),
         };
         Flags {

@@ -45,6 +45,8 @@ pub struct Settings {
     pub mongodb: MongoSettings,
     /// DynamoDB names.
     pub dynamodb: DynamoSettings,
+    /// The persistent publisher's store.
+    pub persistent: PersistentSettings,
 }
 
 /// How log lines are written.
@@ -228,6 +230,23 @@ pub struct DynamoSettings {
     /// Prefix of the outbox and inbox tables (`<prefix>_outbox`, `<prefix>_inbox`); unset:
     /// `tidings_outbox` and `tidings_inbox`.
     pub table_prefix: Option<String>,
+}
+
+/// Where the persistent publisher keeps its copies: a table in `postgres.schema`, or a
+/// collection in `mongodb.database`, of the database the outbox URL names.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersistentSettings {
+    /// The table or collection.
+    pub table: String,
+}
+
+impl Default for PersistentSettings {
+    fn default() -> Self {
+        Self {
+            table: "tidings_published_events".to_owned(),
+        }
+    }
 }
 
 /// Values given as flags, which win over the file and the environment.

@@ -21,6 +21,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod http;
 pub mod outbox;
+pub mod persistent;
 pub mod replay;
 pub mod stdout;
 
@@ -75,6 +76,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Migrate { print } => commands::migrate(&settings, print).await,
             Command::Status { json, watch } => commands::status(&settings, json, watch).await,
             Command::Replay(args) => replay::run(&settings, &args).await,
+            Command::Persistent(command) => persistent::run(&settings, &command).await,
             Command::DeadLetters(command) => {
                 let outbox = commands::open(&settings).await?;
                 dead_letters::run(&outbox, command).await

@@ -551,3 +551,112 @@ fn status_is_per_topic_and_replay_resends_a_range_in_order_with_the_same_ids() {
     let line = refusal(&tidings(&["replay", "--from", &to, "--to", &from]));
     assert!(line.contains("--from"), "{line}");
 }
+
+/// A broker that takes nothing, so the persistent publisher's copies stay pending.
+#[cfg(feature = "postgres")]
+struct Refusing;
+
+#[cfg(feature = "postgres")]
+impl tidings::EventPublisher for Refusing {
+    async fn publish_batch(&self, envelopes: &[tidings::Envelope]) -> tidings::PublishOutcome {
+        envelopes
+            .iter()
+            .map(|e| {
+                Err(tidings::Error::Publish {
+                    topic: e.topic.clone(),
+                    source: "the broker is down".into(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The persistent publisher's store in PostgreSQL: `publish-pending` sends what the broker did
+/// not take, `republish --topic` one topic's copies, only with `--yes`.
+#[cfg(feature = "postgres")]
+#[test]
+fn persistent_commands_send_what_the_store_holds() {
+    use tidings::{
+        persistent::{PersistentConfig, PersistentPublisher, WhenBrokerFails},
+        postgres::{PostgresBackend, PostgresEventStore, Schema},
+    };
+    use tidings_testkit::{server_from_env, unique_ident};
+
+    let Some(database) = server_from_env("DATABASE_URL") else {
+        return;
+    };
+    let schema = unique_ident("cli_persistent");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let pool = runtime.block_on(async {
+        let schema = Schema::in_schema(&schema).expect("schema");
+        let backend = PostgresBackend::connect(&database)
+            .await
+            .expect("connect")
+            .with_schema(schema.clone());
+        backend.migrate().await.expect("migrate");
+        let store = PostgresEventStore::new(backend.pool().clone(), &schema);
+        store.migrate().await.expect("migrate the store");
+        let config = PersistentConfig::new().when_broker_fails(WhenBrokerFails::KeepForLater);
+        let publisher = PersistentPublisher::new(store, Refusing, config).expect("publisher");
+        let events = [("orders", "o1"), ("audit", "a1")].map(|(topic, key)| {
+            tidings::Envelope::new(topic, key, "test.kept", "text/plain", b"x".to_vec())
+        });
+        let report = publisher.publish_many(&events).await.expect("stored");
+        assert_eq!(report.pending, 2);
+        backend.pool().clone()
+    });
+    let tidings = |args: &[&str]| {
+        let mut all = vec!["--outbox", database.as_str(), "persistent"];
+        all.extend_from_slice(args);
+        tidings()
+            .args(&all)
+            .env("TIDINGS_POSTGRES__SCHEMA", &schema)
+            .output()
+            .expect("run tidings")
+    };
+    let lines = |output: &Output| String::from_utf8_lossy(&output.stdout).lines().count();
+    let pending = tidings(&["publish-pending", "--broker", "stdout"]);
+    assert!(pending.status.success(), "{pending:?}");
+    assert_eq!(lines(&pending), 2, "{pending:?}");
+    let again = tidings(&["publish-pending", "--broker", "stdout"]);
+    assert_eq!(
+        lines(&again),
+        0,
+        "published copies went out again: {again:?}"
+    );
+    let dry = text(&tidings(&["republish", "--topic", "orders"]));
+    assert!(
+        dry.contains("would republish 1 stored events of topic orders"),
+        "{dry}"
+    );
+    let orders = tidings(&[
+        "republish",
+        "--topic",
+        "orders",
+        "--yes",
+        "--broker",
+        "stdout",
+    ]);
+    let sent = read_lines(&orders.stdout, "orders").expect("structured CloudEvents");
+    assert_eq!(
+        sent.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        ["o1"]
+    );
+    runtime.block_on(async {
+        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(&pool)
+            .await
+            .expect("drop the test's schema");
+    });
+}
+
+#[test]
+fn persistent_commands_on_sqlite_say_there_is_no_store() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let line = refusal(&run(
+        &["--outbox", &url, "persistent", "publish-pending"],
+        dir.path(),
+    ));
+    assert!(line.contains("PostgreSQL or MongoDB"), "{line}");
+}

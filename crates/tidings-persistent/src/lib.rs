@@ -167,22 +167,33 @@ impl<S: EventStore, P: EventPublisher> PersistentPublisher<S, P> {
 
     /// Sends stored events not yet published, oldest first, and marks what the broker took.
     pub async fn publish_pending(&self) -> Result<PublishReport> {
-        self.resend(StoredEventQuery::unpublished(PAGE)).await
+        self.resend(StoredEventQuery::unpublished(PAGE), None).await
     }
 
     /// Sends every stored event again, oldest first, giving an id to any stored without one;
     /// `created` is left as it was. Use it to rebuild a topic.
     pub async fn republish(&self) -> Result<PublishReport> {
-        self.resend(StoredEventQuery::all(PAGE)).await
+        self.resend(StoredEventQuery::all(PAGE), None).await
     }
 
-    async fn resend(&self, mut query: StoredEventQuery) -> Result<PublishReport> {
+    /// [`republish`](Self::republish) for the events of one topic only.
+    pub async fn republish_topic(&self, topic: &str) -> Result<PublishReport> {
+        self.resend(StoredEventQuery::all(PAGE), Some(topic)).await
+    }
+
+    async fn resend(
+        &self,
+        mut query: StoredEventQuery,
+        topic: Option<&str>,
+    ) -> Result<PublishReport> {
         let mut total = PublishReport::default();
         let mut failures = Vec::new();
         loop {
-            let page = self.store.page(&query).await?;
+            let mut page = self.store.page(&query).await?;
             let Some(last) = page.last() else { break };
             query = query.after(last);
+            // The store pages by creation, not by topic: other topics' events are skipped here.
+            page.retain(|event| topic.is_none_or(|topic| event.envelope.topic == topic));
             let mut envelopes = Vec::with_capacity(page.len());
             for event in &page {
                 let mut envelope = event.envelope.clone();

@@ -389,6 +389,36 @@ pub async fn republish_sends_everything_again<S: EventStore + Clone, P: EventPub
     }
 }
 
+/// Republishing one topic sends that topic's copies, in order, and nothing of another topic.
+pub async fn republish_topic_sends_that_topic_only<
+    S: EventStore + Clone,
+    P: EventPublisher + Clone,
+>(
+    bench: &Bench<S, P>,
+) {
+    let publisher = bench.publisher(WhenBrokerFails::Fail);
+    let other = unique("other");
+    let ours = [
+        event(&bench.topic, "k", "one"),
+        event(&bench.topic, "k", "two"),
+    ];
+    publisher
+        .publish_many(&[
+            ours[0].clone(),
+            event(&other, "k", "elsewhere"),
+            ours[1].clone(),
+        ])
+        .await
+        .expect("publish");
+    let report = publisher
+        .republish_topic(&bench.topic)
+        .await
+        .expect("republish one topic");
+    assert_eq!(report.sent, 2);
+    let resent: Vec<MessageId> = bench.sent_ids()[3..].to_vec();
+    assert_eq!(resent, [ours[0].id.clone(), ours[1].id.clone()]);
+}
+
 pub(crate) type CaseFn<S, P> =
     for<'a> fn(&'a Bench<S, P>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
@@ -411,5 +441,6 @@ where
         unstored_topics_are_sent_without_a_copy,
         publish_many_takes_one_round_trip_each,
         republish_sends_everything_again,
+        republish_topic_sends_that_topic_only,
     ]
 }
