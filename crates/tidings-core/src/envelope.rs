@@ -362,7 +362,9 @@ impl EnvelopeFactory {
             causation_id: message
                 .causation_id()
                 .or_else(|| context.and_then(|c| c.causation_id.clone())),
-            traceparent: context.and_then(|c| c.traceparent.clone()),
+            // The current span's, when traced; else the context's (the handled event's).
+            traceparent: crate::trace::current_traceparent()
+                .or_else(|| context.and_then(|c| c.traceparent.clone())),
         };
         envelope.validate(&self.limits)?;
         Ok(envelope)

@@ -22,6 +22,7 @@ mod ports;
 mod retry;
 pub mod sequence;
 mod topic;
+pub mod trace;
 
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

@@ -80,6 +80,27 @@ pub struct Relay<O, P> {
     maintenance_failing: Outage,
 }
 
+/// One span per event, child of the span that staged it, open while the batch is sent; none
+/// unless a trace propagator is installed (see `tidings_core::trace`).
+fn publish_spans(envelopes: &[Envelope]) -> Vec<tracing::Span> {
+    if !tidings_core::trace::enabled() {
+        return Vec::new();
+    }
+    envelopes
+        .iter()
+        .map(|envelope| {
+            let span = tracing::info_span!(
+                "tidings.publish",
+                message_id = %envelope.id,
+                topic = %envelope.topic,
+                key = %envelope.key,
+            );
+            tidings_core::trace::adopt(&span, envelope.traceparent.as_deref());
+            span
+        })
+        .collect()
+}
+
 /// Whether something keeps failing: its first failure is logged as a warning and its
 /// recovery once, the failures between only at debug level, so an outage of the database or
 /// the broker does not flood the log.
@@ -145,7 +166,9 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                 .into_iter()
                 .map(|r| (r.envelope, (r.attempts, r.sequence)))
                 .unzip();
+            let publishing = publish_spans(&envelopes);
             let results = self.publisher.publish_batch(&envelopes).await;
+            drop(publishing);
             let mut batch = Batch::new(envelopes.len());
             let results = results
                 .into_iter()

@@ -111,8 +111,11 @@ impl<Tx> Work<Tx> {
     }
 
     /// Stages an envelope built by hand (after validating it).
-    pub fn stage_envelope(&mut self, envelope: Envelope) -> tidings_core::Result<MessageId> {
+    pub fn stage_envelope(&mut self, mut envelope: Envelope) -> tidings_core::Result<MessageId> {
         envelope.validate(self.factory.limits())?;
+        if envelope.traceparent.is_none() {
+            envelope.traceparent = tidings_core::trace::current_traceparent();
+        }
         let id = envelope.id.clone();
         self.staged.push(envelope);
         Ok(id)
@@ -202,6 +205,7 @@ where
             message_type = %incoming.message_type,
             consumer = %self.consumer,
         );
+        tidings_core::trace::adopt(&span, incoming.traceparent.as_deref());
         async {
             let mut transaction = self.backend.begin().await?;
             let claim = self

@@ -24,6 +24,16 @@ pub mod mock {
     pub use tidings_core::mock::*;
 }
 
+/// OpenTelemetry trace context across the outbox (feature `otel`).
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub mod otel {
+    pub use tidings_otel::*;
+}
+
+/// The trace context hook of the core; feature `otel` installs OpenTelemetry's.
+pub use tidings_core::trace;
+
 /// The persistent publisher: a copy of every event it sends, for `publish_pending` and
 /// `republish`.
 pub mod persistent {
