@@ -47,6 +47,28 @@ pub struct Settings {
     pub dynamodb: DynamoSettings,
     /// The persistent publisher's store.
     pub persistent: PersistentSettings,
+    /// Trace export.
+    pub tracing: TracingSettings,
+}
+
+/// Where traces go: OTLP over HTTP to a collector, when an endpoint is set (build feature
+/// `otlp`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracingSettings {
+    /// The collector's traces URL, e.g. `http://127.0.0.1:4318/v1/traces`; unset: no export.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+impl Default for TracingSettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "tidings".to_owned(),
+        }
+    }
 }
 
 /// How log lines are written.

@@ -24,30 +24,13 @@ pub mod outbox;
 pub mod persistent;
 pub mod replay;
 pub mod stdout;
+pub mod telemetry;
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{Cli, Command, ConfigCommand};
-use config::LogFormat;
 use error::CliError;
-
-/// Sends log lines to standard error (standard output carries the `stdout` sink's events):
-/// for people, coloured on a terminal, or one JSON object per line. `RUST_LOG` filters them
-/// (default `info`).
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Human => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-    };
-}
 
 /// The binary: parses the command line, runs the command, and turns an error into one line on
 /// standard error and exit code 1. (The fault suite builds a copy of the binary from this.)
@@ -64,12 +47,12 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     let settings = config::load(cli.config.as_deref(), &cli.flags())?;
-    init_logging(settings.log_format);
+    let telemetry = telemetry::init(&settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::io("starting the runtime"))?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         match cli.command {
             Command::Relay(_) => daemon::run(settings).await,
             Command::Config(ConfigCommand::Check(_)) => commands::config_check(&settings),
@@ -82,7 +65,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 dead_letters::run(&outbox, command).await
             }
         }
-    })
+    });
+    // The exporter's last batch goes out after the runtime has stopped.
+    drop(runtime);
+    telemetry.shutdown();
+    result
 }
 
 /// The error and its causes on one line (a cause its parent already quotes is left out).

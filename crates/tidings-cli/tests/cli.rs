@@ -660,3 +660,76 @@ fn persistent_commands_on_sqlite_say_there_is_no_store() {
     ));
     assert!(line.contains("PostgreSQL or MongoDB"), "{line}");
 }
+
+/// A collector that answers every request 200 and hands over what it got: the request line,
+/// the headers and the body.
+#[cfg(feature = "otlp")]
+fn fake_collector() -> (u16, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let mut stream = reader.into_inner();
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            let _ = sender.send((head, body));
+        }
+    });
+    (port, received)
+}
+
+/// With `tracing.otlp_endpoint`, the daemon's spans (a `tidings.publish` per event among them)
+/// reach the collector as OTLP protobuf, flushed when it stops.
+#[cfg(feature = "otlp")]
+#[test]
+fn the_daemon_exports_its_spans_over_otlp() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(stage_greetings(&url, &["ada", "grace"]));
+    let (port, received) = fake_collector();
+    let mut daemon = tidings()
+        .args(["--outbox", &url, "relay"])
+        .env(
+            "TIDINGS_TRACING__OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{port}/v1/traces"),
+        )
+        .env("TIDINGS_TRACING__SERVICE_NAME", "relay-under-test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the daemon");
+    let mut lines = BufReader::new(daemon.stdout.take().expect("stdout")).lines();
+    for _ in 0..2 {
+        lines.next().expect("an event").expect("readable");
+    }
+    assert_eq!(stop(daemon).code(), Some(0));
+    let (head, body) = received
+        .recv_timeout(Duration::from_secs(20))
+        .expect("no export reached the collector");
+    assert!(head.starts_with("POST /v1/traces "), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("application/x-protobuf"),
+        "{head}"
+    );
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("tidings.publish") && text.contains("relay-under-test"),
+        "the export holds no publish span of the service: {text:?}"
+    );
+}
