@@ -249,7 +249,8 @@ impl Default for MongoSettings {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DynamoSettings {
-    /// Prefix of the outbox and inbox tables (`<prefix>_outbox`, `<prefix>_inbox`); unset:
+    /// Prefix of the outbox and inbox tables (`<prefix>_tidings_outbox`,
+    /// `<prefix>_tidings_inbox`); unset:
     /// `tidings_outbox` and `tidings_inbox`.
     pub table_prefix: Option<String>,
 }

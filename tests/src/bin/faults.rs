@@ -36,6 +36,7 @@ async fn main() -> ExitCode {
     }
     let scale = if short { Scale::short() } else { Scale::full() };
     let suite = Suite {
+        producer: daemon.with_file_name("counting_producer"),
         daemon,
         scale,
         only,

@@ -11,15 +11,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::process::{Child, Command};
 
-/// How to start daemons on one outbox (a PostgreSQL schema) and one broker.
+/// How to start daemons on one outbox and one broker.
 #[derive(Clone, Debug)]
 pub struct DaemonSpec {
     /// The `tidings` binary.
     pub binary: PathBuf,
-    /// `DATABASE_URL`.
-    pub database: String,
-    /// The outbox's schema.
-    pub schema: String,
+    /// The outbox's URL.
+    pub outbox: String,
+    /// Where in that database the outbox lives (a schema, a database, a table prefix), as
+    /// `TIDINGS_…` variables.
+    pub place: Vec<(String, String)>,
     /// The broker's bootstrap servers.
     pub bootstrap: String,
     /// Where the daemons' logs go.
@@ -49,9 +50,9 @@ impl DaemonSpec {
             .open(&log)
             .expect("open the daemon's log");
         let child = Command::new(&self.binary)
-            .args(["--outbox", &self.database, "relay", "--broker"])
+            .args(["--outbox", &self.outbox, "relay", "--broker"])
             .arg(format!("kafka://{}", self.bootstrap))
-            .env("TIDINGS_POSTGRES__SCHEMA", &self.schema)
+            .envs(self.place.iter().map(|(k, v)| (k, v)))
             .env("TIDINGS_RELAY__OWNER", owner)
             .env("TIDINGS_RELAY__LEASE", "3s")
             .env("TIDINGS_RELAY__POLL_INTERVAL", "100ms")

@@ -9,6 +9,7 @@ mod bad_input;
 mod daemon;
 mod race;
 mod scenarios;
+mod skew;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -63,6 +64,8 @@ impl Scale {
 /// One line of the fault table.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
+    /// The short name of the scenario it comes from (one of [`SCENARIOS`]).
+    pub kind: &'static str,
     /// What was done.
     pub scenario: String,
     /// Events that had to arrive.
@@ -87,6 +90,7 @@ impl Row {
     /// A row from an audit; it passes when nothing was lost or reordered and `checks` held.
     fn of(scenario: &str, tally: &Tally, seconds: f64, detail: String, checks: bool) -> Self {
         Self {
+            kind: "",
             scenario: scenario.to_owned(),
             events: tally.expected,
             delivered: tally.delivered,
@@ -115,6 +119,8 @@ fn keep_logs_if_failed(mut row: Row, logs: tempfile::TempDir) -> Row {
 pub struct Suite {
     /// The `tidings` binary to run (the `tidings-daemon` copy of this package).
     pub daemon: PathBuf,
+    /// The `counting_producer` binary of this package, the skewed-clock writer.
+    pub producer: PathBuf,
     /// How hard to push.
     pub scale: Scale,
     /// Run only the scenario of this short name (see [`SCENARIOS`]).
@@ -140,11 +146,23 @@ impl Suite {
                 "restart" => scenarios::database_restarted(self).await,
                 "crowd" => scenarios::daemons_and_writers(self).await,
                 "race" => race::consumers_racing(self).await,
-                _ => bad_input::bad_input(self).await,
+                "bad-input" => bad_input::bad_input(self).await,
+                _ => {
+                    // One row per backend, each printed as it ends.
+                    let skewed = skew::skewed_clocks(self).await;
+                    rows.extend(skewed.into_iter().map(|row| Row {
+                        kind: scenario,
+                        ..row
+                    }));
+                    continue;
+                }
             };
             if let Some(row) = row {
                 println!("{}", line(&row));
-                rows.push(row);
+                rows.push(Row {
+                    kind: scenario,
+                    ..row
+                });
             }
         }
         rows
@@ -152,7 +170,15 @@ impl Suite {
 }
 
 /// The scenarios' short names, in the order they run (`--only NAME` picks one).
-pub const SCENARIOS: [&str; 6] = ["kill", "freeze", "restart", "crowd", "race", "bad-input"];
+pub const SCENARIOS: [&str; 7] = [
+    "kill",
+    "freeze",
+    "restart",
+    "crowd",
+    "race",
+    "bad-input",
+    "skew",
+];
 
 /// The rows as a table for people.
 pub fn table(rows: &[Row]) -> String {

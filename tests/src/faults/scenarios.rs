@@ -26,8 +26,11 @@ const FEW_KEYS: u32 = 20;
 pub(super) fn spec(suite: &Suite, pipeline: &Pipeline, logs: &tempfile::TempDir) -> DaemonSpec {
     DaemonSpec {
         binary: suite.daemon.clone(),
-        database: server_from_env("DATABASE_URL").expect("DATABASE_URL, as the pipeline had it"),
-        schema: pipeline.schema().to_owned(),
+        outbox: server_from_env("DATABASE_URL").expect("DATABASE_URL, as the pipeline had it"),
+        place: vec![(
+            "TIDINGS_POSTGRES__SCHEMA".to_owned(),
+            pipeline.schema().to_owned(),
+        )],
         bootstrap: pipeline.kafka.bootstrap_servers.clone(),
         logs: logs.path().to_path_buf(),
         settings: Vec::new(),
