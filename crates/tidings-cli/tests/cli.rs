@@ -281,6 +281,114 @@ fn the_daemon_relays_sqlite_to_stdout_serves_metrics_and_stops_on_sigterm() {
     );
 }
 
+/// A daemon killed when dropped, so that a failing test leaves none running (they would hold
+/// the test's output open).
+struct Running(Option<Child>);
+
+impl Running {
+    fn stop(mut self) -> std::process::ExitStatus {
+        stop(self.0.take().expect("a running daemon"))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The outbox's counts, as `tidings status --json` prints them.
+fn status_counts(url: &str, dir: &std::path::Path) -> serde_json::Value {
+    let status = run(&["--outbox", url, "status", "--json"], dir);
+    serde_json::from_slice(&status.stdout).expect("status --json")
+}
+
+/// A daemon whose broker is down (nothing listens on its port): each send times out, a
+/// temporary error it counts, and `/ready` answers 503 naming the broker. When a second daemon
+/// takes the row over after the first one's lease ran out, the first counts the lease it lost
+/// as it settles.
+#[cfg(feature = "kafka")]
+#[test]
+fn a_daemon_without_its_broker_counts_errors_and_the_lease_it_loses() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(stage_greetings(&url, &["ada"]));
+    let config = dir.path().join("tidings.toml");
+    // Sends give up after 4 s: well after the 1 s lease has run out.
+    std::fs::write(
+        &config,
+        "[kafka.properties]\n\"message.timeout.ms\" = \"4000\"\n",
+    )
+    .expect("write the config");
+    let (port, nowhere) = (free_port(), free_port());
+    let relay = |owner: &str| {
+        let mut command = tidings();
+        command
+            .env("TIDINGS_RELAY__OWNER", owner)
+            .env("TIDINGS_RELAY__LEASE", "1s")
+            .env("TIDINGS_RELAY__POLL_INTERVAL", "100ms")
+            .args(["--outbox", &url, "relay"])
+            .stderr(Stdio::inherit());
+        command
+    };
+    // One worker, so that the row it holds is taken over by the other daemon, not by its own
+    // second worker.
+    let stuck = Running(Some(
+        relay("stuck")
+            .env("TIDINGS_RELAY__WORKERS", "1")
+            .arg("--config")
+            .arg(&config)
+            .args(["--broker", &format!("kafka://127.0.0.1:{nowhere}")])
+            .args(["--http", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the daemon without a broker"),
+    ));
+    wait_until("the row to be leased", Duration::from_secs(20), || {
+        (status_counts(&url, dir.path())["leased"].as_u64() == Some(1)).then_some(())
+    });
+    let (code, reason) = wait_until("/ready", Duration::from_secs(10), || get(port, "/ready"));
+    assert_eq!(code, 503, "{reason}");
+    assert!(reason.contains("broker"), "{reason}");
+
+    let mut child = relay("rescuer")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the daemon on stdout");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let rescuer = Running(Some(child));
+    let line = lines.next().expect("a line").expect("readable");
+    let events = read_lines(line.as_bytes(), "greetings").expect("a structured CloudEvent");
+    assert_eq!(events[0].key, "ada");
+
+    let counted = |metrics: &str| {
+        series(metrics, "outbox_relay_lost_leases_total") >= 1.0
+            && series(metrics, "outbox_relay_errors_total{kind=\"event\"}") >= 1.0
+    };
+    let (_, metrics) = wait_until(
+        "the error and the lost lease",
+        Duration::from_secs(20),
+        || get(port, "/metrics").filter(|(_, body)| counted(body)),
+    );
+    assert_eq!(
+        series(&metrics, "outbox_events_published_total"),
+        0.0,
+        "{metrics}"
+    );
+    assert_eq!(rescuer.stop().code(), Some(0));
+    assert_eq!(stuck.stop().code(), Some(0));
+    let counts = status_counts(&url, dir.path());
+    assert_eq!(
+        (counts["published"].as_u64(), counts["pending"].as_u64()),
+        (Some(1), Some(0)),
+        "{counts}"
+    );
+}
+
 /// The daemon over real servers: a PostgreSQL outbox in a schema of its own (named through
 /// the environment) relayed to Kafka.
 #[cfg(all(feature = "postgres", feature = "kafka"))]
