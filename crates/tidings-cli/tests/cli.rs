@@ -15,6 +15,7 @@ use tidings::{
     sqlite::{SqliteBackend, SqliteUnitOfWork},
 };
 use tidings_cli::stdout::read_lines;
+use tidings_testkit::scrape::series;
 
 fn tidings() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
@@ -175,18 +176,6 @@ fn stop(mut daemon: Child) -> std::process::ExitStatus {
         Duration::from_secs(30),
         || daemon.try_wait().expect("wait"),
     )
-}
-
-/// The series a scrape of `/metrics` shows for `name` (label sets included), summed.
-fn series(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// A binary event too large for the sink once base64-encoded in a CloudEvent's JSON, though

@@ -1,16 +1,24 @@
 //! The Kafka consumer against a real Kafka-protocol broker (`KAFKA_BOOTSTRAP_SERVERS`, Tansu
-//! from `scripts/services`), with a PostgreSQL inbox (`DATABASE_URL`). The publisher runs the
-//! shared contract in `publisher_contract.rs`. Each test uses topics and a schema of its own
-//! and removes them.
+//! from `scripts/services`), with a PostgreSQL outbox and inbox (`DATABASE_URL`). The publisher
+//! runs the shared contract in `publisher_contract.rs`. Each test uses topics and a schema of
+//! its own and removes them.
+//!
+//! The one test of this binary installs the Prometheus recorder, so that the metrics of the
+//! work it does (staged, relayed, applied, skipped, dead-lettered) are its own to check.
 
 use std::{sync::Arc, time::Duration};
+
+use metrics_exporter_prometheus::PrometheusBuilder;
 
 use tidings_core::{Envelope, EventPublisher, RetryPolicy, cloudevents::Record};
 use tidings_kafka::{
     ConsumerConfig, ERROR_HEADER, KafkaAdmin, KafkaConfig, KafkaConsumer, KafkaPublisher,
 };
 use tidings_postgres::{PostgresBackend, Schema};
-use tidings_testkit::{kafka::read_topic, ledger::PostgresLedger, server_from_env, unique};
+use tidings_relay::{Relay, RelayConfig};
+use tidings_testkit::{
+    kafka::read_topic, ledger::PostgresLedger, scrape::series, server_from_env, unique,
+};
 use tidings_uow::UnitOfWork;
 use tokio_util::sync::CancellationToken;
 
@@ -61,20 +69,38 @@ async fn consumer_applies_once_and_dead_letters_what_it_cannot_apply() {
     backend.migrate().await.expect("migrate");
     let ledger = PostgresLedger::create(backend.pool(), &schema).await;
 
-    // 10 good events, 3 of them delivered twice, a poison event and a record that is not a
-    // CloudEvent at all.
-    let publisher = KafkaPublisher::new(&config).expect("publisher");
+    // 10 good events and a poison one, staged and relayed; 3 good ones delivered twice, and a
+    // record that is not a CloudEvent at all.
+    let scrape = PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the only recorder of this test binary");
     let good: Vec<Envelope> = (0..10)
         .map(|n| event(&topic, &format!("k{}", n % 3), n))
         .collect();
-    let mut batch = good.clone();
-    batch.extend(good[..3].iter().cloned());
     let mut poison = event(&topic, "p", 99);
     poison.payload = br#"{"poison":true}"#.to_vec();
-    batch.push(poison);
+    let mut staged = good.clone();
+    staged.push(poison);
+    UnitOfWork::new(backend.clone())
+        .run(async |work| {
+            for envelope in staged.iter().cloned() {
+                work.stage_envelope(envelope)?;
+            }
+            Ok::<_, tidings_core::Error>(())
+        })
+        .await
+        .expect("stage");
+    let publisher = KafkaPublisher::new(&config).expect("publisher");
+    let relay = Relay::new(
+        backend.clone(),
+        KafkaPublisher::new(&config).expect("the relay's publisher"),
+        RelayConfig::default(),
+    );
+    let drained = relay.drain().await.expect("drain");
+    assert_eq!(drained.total.published, 11, "{drained:?}");
     assert!(
         publisher
-            .publish_batch(&batch)
+            .publish_batch(&good[..3])
             .await
             .iter()
             .all(Result::is_ok)
@@ -107,7 +133,7 @@ async fn consumer_applies_once_and_dead_letters_what_it_cannot_apply() {
             (Arc::clone(&consumer), shutdown.clone(), ledger.clone());
         async move { consumer.run(&ledger, shutdown).await }
     });
-    let expected_records = batch.len() as u64 + 1;
+    let expected_records = 11 + 3 + 1;
     tokio::time::timeout(
         Duration::from_secs(60),
         progress.wait_for(|r| r.processed() >= expected_records),
@@ -125,6 +151,21 @@ async fn consumer_applies_once_and_dead_letters_what_it_cannot_apply() {
     assert_eq!(
         report.retries, 2,
         "the poison record is tried max_attempts times"
+    );
+
+    let metrics = scrape.render();
+    for (name, value) in [
+        ("outbox_events_added_total", 11.0),
+        ("outbox_events_published_total", 11.0),
+        ("consumer_events_applied_total", 10.0),
+        ("consumer_duplicates_skipped_total", 3.0),
+        ("consumer_events_dead_lettered_total", 2.0),
+    ] {
+        assert_eq!(series(&metrics, name), value, "{name} in\n{metrics}");
+    }
+    assert!(
+        series(&metrics, "consumer_handler_seconds_count") >= 16.0,
+        "an attempt each for 10 applied, 3 skipped, 3 poison:\n{metrics}"
     );
 
     let applied = ledger.applied(backend.pool()).await.len();

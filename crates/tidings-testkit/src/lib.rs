@@ -7,7 +7,8 @@
 //! - [`Suite`]: registers those cases as named tests of a `harness = false` test binary;
 //! - [`env`](mod@env): test servers from the environment, unique names, bounded waits;
 //! - `kafka` (feature `kafka`): a topic of a test's own and a reader of it;
-//! - `ledger` (feature `postgres`): a consumer's handler that records what it applied.
+//! - `ledger` (feature `postgres`): a consumer's handler that records what it applied;
+//! - [`scrape`]: the samples of a Prometheus scrape.
 //!
 //! A storage adapter implements [`MarkerStore`] on a type of its test crate that holds the
 //! backend (a business row to count, a second handle, its [`Capabilities`]) in
@@ -23,6 +24,7 @@ pub mod kafka;
 pub mod ledger;
 pub mod persistent;
 pub mod publisher;
+pub mod scrape;
 mod store;
 mod suite;
 
