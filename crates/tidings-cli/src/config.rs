@@ -23,11 +23,15 @@ const SERVICE_VARIABLES: [&str; 5] = [
 ];
 
 /// Everything the daemon and the commands read.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// The outbox: `sqlite://FILE`, `postgres://…`, `mongodb://…` or `dynamodb://HOST:PORT`.
     pub outbox: Option<String>,
+    /// Longest wait for the outbox's database to answer, when opening it and for each
+    /// connection afterwards (`10s`).
+    #[serde(with = "duration")]
+    pub connect_timeout: Duration,
     /// Where events go: `kafka://HOST:PORT,…` or `stdout`. Unset: Kafka when
     /// `kafka.bootstrap_servers` (or `KAFKA_BOOTSTRAP_SERVERS`) is set, else `stdout`.
     pub broker: Option<String>,
@@ -49,6 +53,25 @@ pub struct Settings {
     pub persistent: PersistentSettings,
     /// Trace export.
     pub tracing: TracingSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            outbox: None,
+            connect_timeout: Duration::from_secs(10),
+            broker: None,
+            http: None,
+            log_format: LogFormat::default(),
+            relay: RelaySettings::default(),
+            kafka: KafkaSettings::default(),
+            postgres: PostgresSettings::default(),
+            mongodb: MongoSettings::default(),
+            dynamodb: DynamoSettings::default(),
+            persistent: PersistentSettings::default(),
+            tracing: TracingSettings::default(),
+        }
+    }
 }
 
 /// Where traces go: OTLP over HTTP to a collector, when an endpoint is set (build feature

@@ -103,7 +103,9 @@ impl Outbox {
     async fn postgres(url: &str, settings: &Settings) -> Opened {
         let opened = async {
             let schema = tidings::postgres::Schema::in_schema(&settings.postgres.schema)?;
-            let backend = tidings::postgres::PostgresBackend::connect(url).await?;
+            let backend =
+                tidings::postgres::PostgresBackend::connect_within(url, settings.connect_timeout)
+                    .await?;
             Ok(Self::Postgres(backend.with_schema(schema)))
         };
         opened.await.map_err(opening(url))
@@ -119,7 +121,9 @@ impl Outbox {
         let opened = async {
             let names = &settings.mongodb;
             let names = tidings::mongodb::Names::new(&names.database, &names.outbox, &names.inbox)?;
-            let backend = tidings::mongodb::MongoBackend::connect(url).await?;
+            let backend =
+                tidings::mongodb::MongoBackend::connect_within(url, settings.connect_timeout)
+                    .await?;
             Ok(Self::Mongo(backend.with_names(names)))
         };
         opened.await.map_err(opening(url))

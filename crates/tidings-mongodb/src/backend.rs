@@ -4,6 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use mongodb::{
     Client, ClientSession, Collection,
     bson::{Bson, Document, doc},
+    options::ClientOptions,
 };
 use tidings_core::{
     ClaimRequest, DeadLetterQuery, DeadLetterRepository, Envelope, Error, Hints, InboxClaim,
@@ -43,9 +44,24 @@ impl MongoBackend {
     /// A standalone server cannot: the call fails here, with a message saying so, rather than
     /// at the first commit.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_options(url, None).await
+    }
+
+    /// [`connect`](Self::connect), waiting at most `timeout` for a server to answer (unless
+    /// the URL sets `serverSelectionTimeoutMS` itself), here and on every operation later.
+    pub async fn connect_within(url: &str, timeout: Duration) -> Result<Self> {
+        Self::connect_options(url, Some(timeout)).await
+    }
+
+    async fn connect_options(url: &str, timeout: Option<Duration>) -> Result<Self> {
         // The URL may hold a password: it is not repeated in the error.
-        let client = Client::with_uri_str(url)
+        let mut options = ClientOptions::parse(url)
             .await
+            .map_err(|e| Error::Configuration(format!("invalid MongoDB URL: {}", e.kind)))?;
+        if options.server_selection_timeout.is_none() {
+            options.server_selection_timeout = timeout;
+        }
+        let client = Client::with_options(options)
             .map_err(|e| Error::Configuration(format!("invalid MongoDB URL: {}", e.kind)))?;
         let backend = Self::from_client(client);
         backend.check_transactions().await?;

@@ -1,7 +1,7 @@
-use std::{str::FromStr, sync::Arc};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
-    PgPool,
+    ConnectOptions, Connection, PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 use tidings_core::{Error, Limits, Result, Transactional};
@@ -19,13 +19,31 @@ pub struct PostgresBackend {
 
 impl PostgresBackend {
     /// Connects to `url` (`postgres://user:password@host:port/database`) with a pool of up to
-    /// 10 connections. Call [`migrate`](Self::migrate) once before use.
+    /// 10 connections, waiting at most 30 s for the first. Call [`migrate`](Self::migrate) once
+    /// before use.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_within(url, Duration::from_secs(30)).await
+    }
+
+    /// [`connect`](Self::connect), waiting at most `timeout` for the server, and as long for
+    /// each connection from the pool afterwards. A server that refuses, a bad password or a
+    /// missing database fails at once with the server's reason, not after the timeout.
+    pub async fn connect_within(url: &str, timeout: Duration) -> Result<Self> {
         // The URL may hold a password: it is not repeated in the error.
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| Error::Configuration(format!("invalid PostgreSQL URL: {e}")))?;
+        // One connection on its own first: its error says why, where the pool's would only
+        // say that it timed out.
+        let first = tokio::time::timeout(timeout, options.connect())
+            .await
+            .map_err(|_| {
+                Error::unavailable(format!("no answer from the server within {timeout:?}"))
+            })?
+            .map_err(classify)?;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(10)
+            .acquire_timeout(timeout)
             .connect_with(options)
             .await
             .map_err(classify)?;
@@ -96,5 +114,31 @@ impl Transactional for PostgresBackend {
 
     async fn rollback(&self, transaction: PostgresTransaction) -> Result<()> {
         transaction.rollback().await.map_err(classify)
+    }
+}
+
+#[cfg(test)]
+mod connect_tests {
+    use std::{net::TcpListener, time::Duration};
+
+    use super::PostgresBackend;
+
+    #[tokio::test]
+    async fn a_server_that_refuses_fails_at_once_with_the_reason() {
+        // A port nobody listens on: the listener is gone when the test connects.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let url = format!("postgres://app:secret@127.0.0.1:{port}/shop");
+        let started = std::time::Instant::now();
+        let error = PostgresBackend::connect_within(&url, Duration::from_secs(20))
+            .await
+            .expect_err("nothing listens there");
+        assert!(started.elapsed() < Duration::from_secs(5), "{error}");
+        assert!(error.is_transient(), "{error}");
+        let text = error.to_string();
+        assert!(text.contains("refused"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
     }
 }
