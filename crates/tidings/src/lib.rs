@@ -14,6 +14,12 @@ pub use tidings_core::{
 };
 pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work, consume};
 
+/// `#[derive(Message)]`: `Message` from `#[tidings(type, aggregate, key, topic, subject, id)]`
+/// options on a struct, or on an enum variant by variant. See [`tidings_macros`].
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use tidings_macros::Message;
+
 /// mockall mocks of the ports, for a service's own tests: `MockEventPublisher`,
 /// `MockDeadLetterRepository`, and `MockBackend` (outbox and inbox over a `()` transaction).
 /// Hold the real adapter as `Arc<dyn DynEventPublisher>` / `Arc<dyn DynOutboxRepository<_>>`

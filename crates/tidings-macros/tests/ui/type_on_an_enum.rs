@@ -1,0 +1,7 @@
+#[derive(tidings_macros::Message)]
+#[tidings(type = "account", aggregate = account)]
+enum AccountEvent {
+    Opened { account: String },
+}
+
+fn main() {}
