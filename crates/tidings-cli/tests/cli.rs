@@ -272,14 +272,17 @@ fn the_daemon_relays_sqlite_to_stdout_serves_metrics_and_stops_on_sigterm() {
 
 /// A daemon killed when dropped, so that a failing test leaves none running (they would hold
 /// the test's output open).
+#[cfg(feature = "kafka")]
 struct Running(Option<Child>);
 
+#[cfg(feature = "kafka")]
 impl Running {
     fn stop(mut self) -> std::process::ExitStatus {
         stop(self.0.take().expect("a running daemon"))
     }
 }
 
+#[cfg(feature = "kafka")]
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(mut child) = self.0.take() {
@@ -290,6 +293,7 @@ impl Drop for Running {
 }
 
 /// The outbox's counts, as `tidings status --json` prints them.
+#[cfg(feature = "kafka")]
 fn status_counts(url: &str, dir: &std::path::Path) -> serde_json::Value {
     let status = run(&["--outbox", url, "status", "--json"], dir);
     serde_json::from_slice(&status.stdout).expect("status --json")
