@@ -20,6 +20,14 @@ pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work, consume};
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use tidings_macros::Message;
 
+/// Typed audit, notification and domain events, their topic names and their configuration
+/// from the environment: see [`tidings_events`].
+#[cfg(feature = "events")]
+#[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+pub mod events {
+    pub use tidings_events::*;
+}
+
 /// mockall mocks of the ports, for a service's own tests: `MockEventPublisher`,
 /// `MockDeadLetterRepository`, and `MockBackend` (outbox and inbox over a `()` transaction).
 /// Hold the real adapter as `Arc<dyn DynEventPublisher>` / `Arc<dyn DynOutboxRepository<_>>`
