@@ -19,6 +19,7 @@
 //! | `consumer_events_dead_lettered_total` | counter | | incoming events given up (malformed, or the handler kept failing) |
 //! | `consumer_handler_seconds` | histogram | | one attempt at applying an event, inbox claim and commit included |
 //! | `consumer_errors_total` | counter | | failures to receive from the broker |
+//! | `events_published_total` | counter | `kind` (`audit`, `notification`, `domain`, `custom`), `path` (`outbox`, `direct`) | typed events published through `tidings::events::Events` |
 
 /// Rows by status (gauge, label `status`).
 pub const OUTBOX_QUEUE_DEPTH: &str = "outbox_queue_depth";
@@ -50,3 +51,5 @@ pub const CONSUMER_EVENTS_DEAD_LETTERED: &str = "consumer_events_dead_lettered_t
 pub const CONSUMER_HANDLER: &str = "consumer_handler_seconds";
 /// Failures to receive from the broker (counter).
 pub const CONSUMER_ERRORS: &str = "consumer_errors_total";
+/// Typed events published through the events publisher (counter, labels `kind` and `path`).
+pub const EVENTS_PUBLISHED: &str = "events_published_total";

@@ -43,6 +43,24 @@ pub enum EventError {
         /// Kafka's rule it breaks.
         reason: String,
     },
+    /// The outbox is on (`USE_OUTBOX_PATTERN`) and the call gave no unit of work to stage in.
+    /// Nothing was sent.
+    #[error(
+        "the {kind} event was given no unit of work to stage in, and the outbox is on: pass the \
+         unit of work, or turn the outbox off (USE_OUTBOX_PATTERN=false) to send at once"
+    )]
+    OutboxRequired {
+        /// `audit`, `notification`, `domain` or `custom`.
+        kind: &'static str,
+    },
+    /// An event was to be sent at once, and the publisher has no broker.
+    #[error(
+        "the {kind} event was to be sent at once, and the publisher has no broker (Events::with_broker)"
+    )]
+    NoBroker {
+        /// `audit`, `notification`, `domain` or `custom`.
+        kind: &'static str,
+    },
     /// Staging or publishing failed in Tidings.
     #[error(transparent)]
     Tidings(#[from] tidings_core::Error),

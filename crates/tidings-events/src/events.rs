@@ -158,7 +158,42 @@ impl DomainEvent {
     }
 }
 
-/// What the three kinds share: where they go and what they say of themselves.
+/// An event of the service's own kind, for a topic it names (`{prefix}.{topic}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CustomEvent {
+    /// What happened; the CloudEvents type.
+    pub event_type: String,
+    /// The partition key: one key's events keep their order.
+    pub key: String,
+    /// Its data.
+    pub data: Value,
+    /// Where it comes from.
+    pub metadata: EventMetadata,
+    #[serde(skip)]
+    topic: String,
+}
+
+impl CustomEvent {
+    /// `event_type` under `key`, carrying `data`.
+    pub fn new(event_type: impl Into<String>, key: impl Into<String>, data: Value) -> Self {
+        Self {
+            event_type: event_type.into(),
+            key: key.into(),
+            data,
+            metadata: EventMetadata::default(),
+            topic: String::new(),
+        }
+    }
+
+    /// With `metadata` (what it leaves out, the publisher fills in).
+    pub fn with_metadata(mut self, metadata: EventMetadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+}
+
+/// What the kinds share: where they go and what they say of themselves.
 pub trait TypedEvent: Message {
     /// Sends it to `topic` (the publisher does, from its [`TopicNames`](crate::TopicNames)).
     fn set_topic(&mut self, topic: String);
@@ -182,6 +217,7 @@ macro_rules! typed_event {
                 (!self.topic.is_empty()).then_some(self.topic.as_str())
             }
             fn subject(&self) -> Option<String> {
+                #[allow(unused_variables)] // a kind without a subject does not read the event
                 let $event = self;
                 $subject
             }
@@ -213,6 +249,50 @@ typed_event!(NotificationEvent, |e| kind: e.event_type.as_str(),
 typed_event!(DomainEvent, |e| kind: &e.event_type,
     aggregate: e.aggregate_id.clone(),
     subject: Some(e.aggregate_type.clone()));
+typed_event!(CustomEvent, |e| kind: &e.event_type,
+    aggregate: e.key.clone(),
+    subject: None);
+
+/// Any of the four kinds: what an [`Outbox`](crate::Outbox) stages, one method for all. Its
+/// body is the inner event's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum AnyEvent {
+    /// An audit event.
+    Audit(AuditEvent),
+    /// A notification.
+    Notification(NotificationEvent),
+    /// A domain event.
+    Domain(DomainEvent),
+    /// An event of the service's own kind.
+    Custom(CustomEvent),
+}
+
+/// A `Message` method of [`AnyEvent`], the inner event's.
+macro_rules! delegate {
+    ($($method:ident -> $out:ty;)*) => {
+        impl Message for AnyEvent {
+            $(fn $method(&self) -> $out {
+                match self {
+                    Self::Audit(e) => e.$method(),
+                    Self::Notification(e) => e.$method(),
+                    Self::Domain(e) => e.$method(),
+                    Self::Custom(e) => e.$method(),
+                }
+            })*
+        }
+    };
+}
+
+delegate! {
+    message_type -> &str;
+    aggregate_id -> String;
+    topic -> Option<&str>;
+    subject -> Option<String>;
+    correlation_id -> Option<String>;
+    occurred_at -> DateTime<Utc>;
+}
 
 #[cfg(test)]
 mod tests {

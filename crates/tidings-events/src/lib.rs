@@ -9,6 +9,11 @@
 //! - [`EventMetadata`]: the service, version, correlation id, user and trace id of an event.
 //! - [`TopicNames`]: `{prefix}.audit.events`, `{prefix}.notification.events`,
 //!   `{prefix}.{service}.{aggregate}.{event_type}`, `{prefix}.{topic}`, checked.
+//! - [`Events`]: the publisher, behind the object-safe [`PublishEvents`] (hold it as
+//!   `Arc<dyn PublishEvents>`, hand a test a double): `publish_audit_event`,
+//!   `publish_notification_event`, `publish_domain_event` and `publish`, each staging in the
+//!   caller's unit of work (any [`Outbox`]) when given one, else sending at once — refused
+//!   while the outbox is on, so that no event escapes the transaction by mistake.
 //! - [`EventConfig`]: from code, or from `SERVICE_NAME`, `EVENT_TOPIC_PREFIX`, `KAFKA_BROKERS`
 //!   and the rest of [`config::VARIABLES`]; a bad value is an error naming its variable.
 //!
@@ -19,11 +24,13 @@ mod error;
 mod events;
 mod kinds;
 mod metadata;
+mod publisher;
 mod topics;
 
 pub use config::EventConfig;
 pub use error::EventError;
-pub use events::{AuditEvent, DomainEvent, NotificationEvent, TypedEvent};
+pub use events::{AnyEvent, AuditEvent, CustomEvent, DomainEvent, NotificationEvent, TypedEvent};
 pub use kinds::{AuditEventType, NotificationEventType};
 pub use metadata::{EventMetadata, trace_id_of};
+pub use publisher::{Events, Outbox, PublishEvents, Published};
 pub use topics::TopicNames;
