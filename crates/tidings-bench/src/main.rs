@@ -8,6 +8,7 @@ mod fixture;
 mod measure;
 mod mongo_staging;
 mod persistent;
+mod typed_staging;
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -31,7 +32,7 @@ struct Args {
     #[arg(long, default_value_t = 4)]
     relay_workers: usize,
     /// Only these figures (comma-separated: ceilings, relay, latency, overhead, staging,
-    /// consumer, persistent, dynamodb, rss); the rest are reported as not measured.
+    /// typed, consumer, persistent, dynamodb, rss); the rest are reported as not measured.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Events in the backlog drained from DynamoDB and, for comparison, from PostgreSQL.
@@ -350,6 +351,26 @@ async fn benchmark(mut args: Args) {
             staging["mongodb"] = mongo;
         }
         results.insert("staging_100_per_tx_events_per_s".into(), staging);
+    }
+    if wants("typed") {
+        step("staging by hand, derived and through the events publisher");
+        let (transactions, rounds) = if args.quick { (20, 3) } else { (100, 7) };
+        let typed = typed_staging::typed_staging(&url, transactions, rounds).await;
+        let (derived, publisher) = (
+            typed.derived / typed.by_hand,
+            typed.publisher / typed.by_hand,
+        );
+        rows.push(Row {
+            name: "staging 100/tx: by hand | derived | Events (events/s)",
+            ours: format!(
+                "{:.0} | {:.0} ({derived:.2}x) | {:.0} ({publisher:.2}x)",
+                typed.by_hand, typed.derived, typed.publisher
+            ),
+            reference: "-",
+            target: "derived, Events >= 0.95x by hand",
+            met: Some(derived >= 0.95 && publisher >= 0.95),
+        });
+        results.insert("typed_staging_100_per_tx_events_per_s".into(), json!(typed));
     }
     if wants("consumer") {
         step("consumer throughput with and without the inbox");
