@@ -60,12 +60,6 @@ impl AuditEvent {
         self.operation_details = details;
         self
     }
-
-    /// With `metadata` (what it leaves out, the publisher fills in).
-    pub fn with_metadata(mut self, metadata: EventMetadata) -> Self {
-        self.metadata = metadata;
-        self
-    }
 }
 
 /// A message to users or operators, for the service that delivers it.
@@ -107,12 +101,6 @@ impl NotificationEvent {
             topic: String::new(),
         }
     }
-
-    /// With `metadata` (what it leaves out, the publisher fills in).
-    pub fn with_metadata(mut self, metadata: EventMetadata) -> Self {
-        self.metadata = metadata;
-        self
-    }
 }
 
 /// A fact of the business about one aggregate, for other services.
@@ -150,12 +138,6 @@ impl DomainEvent {
             topic: String::new(),
         }
     }
-
-    /// With `metadata` (what it leaves out, the publisher fills in).
-    pub fn with_metadata(mut self, metadata: EventMetadata) -> Self {
-        self.metadata = metadata;
-        self
-    }
 }
 
 /// An event of the service's own kind, for a topic it names (`{prefix}.{topic}`).
@@ -185,12 +167,6 @@ impl CustomEvent {
             topic: String::new(),
         }
     }
-
-    /// With `metadata` (what it leaves out, the publisher fills in).
-    pub fn with_metadata(mut self, metadata: EventMetadata) -> Self {
-        self.metadata = metadata;
-        self
-    }
 }
 
 /// What the kinds share: where they go and what they say of themselves.
@@ -201,7 +177,8 @@ pub trait TypedEvent: Message {
     fn metadata_mut(&mut self) -> &mut EventMetadata;
 }
 
-/// `Message` and `TypedEvent` for one kind: its type, aggregate and subject as given.
+/// `Message`, `TypedEvent` and `with_metadata` for one kind: its type, aggregate and subject
+/// as given.
 macro_rules! typed_event {
     ($kind:ty, |$event:ident| kind: $message_type:expr, aggregate: $aggregate:expr, subject: $subject:expr) => {
         impl Message for $kind {
@@ -226,6 +203,14 @@ macro_rules! typed_event {
             }
             fn occurred_at(&self) -> DateTime<Utc> {
                 self.metadata.timestamp.unwrap_or_else(Utc::now)
+            }
+        }
+
+        impl $kind {
+            /// With `metadata` (what it leaves out, the publisher fills in).
+            pub fn with_metadata(mut self, metadata: EventMetadata) -> Self {
+                self.metadata = metadata;
+                self
             }
         }
 
