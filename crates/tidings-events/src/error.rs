@@ -61,6 +61,13 @@ pub enum EventError {
         /// `audit`, `notification`, `domain` or `custom`.
         kind: &'static str,
     },
+    /// A value an event was to carry (an argument, a returned value) does not serialize to
+    /// JSON. Nothing was published or staged.
+    #[error("a value of the event does not serialize to JSON: {reason}")]
+    Unserializable {
+        /// serde's reason.
+        reason: String,
+    },
     /// Staging or publishing failed in Tidings.
     #[error(transparent)]
     Tidings(#[from] tidings_core::Error),

@@ -25,6 +25,13 @@ mod events;
 mod kinds;
 mod metadata;
 mod publisher;
+#[doc(hidden)]
+pub mod __private {
+    //! For the code the publishing attributes write; not an API.
+    pub use crate::support::*;
+}
+mod recording;
+mod support;
 mod topics;
 
 pub use config::EventConfig;
@@ -32,5 +39,6 @@ pub use error::EventError;
 pub use events::{AnyEvent, AuditEvent, CustomEvent, DomainEvent, NotificationEvent, TypedEvent};
 pub use kinds::{AuditEventType, NotificationEventType};
 pub use metadata::{EventMetadata, trace_id_of};
-pub use publisher::{Events, Outbox, PublishEvents, Published};
+pub use publisher::{Events, HasEvents, Outbox, PublishEvents, Published};
+pub use recording::{RecordedCall, RecordingPublisher};
 pub use topics::TopicNames;

@@ -64,6 +64,49 @@ pub trait PublishEvents: Send + Sync {
     ) -> Published<'a>;
 }
 
+/// A service that holds a publisher: where the publishing attributes (`#[audit_event]` and the
+/// rest) on its methods find it.
+pub trait HasEvents {
+    /// The service's publisher.
+    fn events(&self) -> &dyn PublishEvents;
+}
+
+/// A shared publisher publishes as the one it shares.
+impl<P: PublishEvents + ?Sized> PublishEvents for Arc<P> {
+    fn publish_audit_event<'a>(
+        &'a self,
+        outbox: Option<&'a mut dyn Outbox>,
+        event: AuditEvent,
+    ) -> Published<'a> {
+        (**self).publish_audit_event(outbox, event)
+    }
+
+    fn publish_notification_event<'a>(
+        &'a self,
+        outbox: Option<&'a mut dyn Outbox>,
+        event: NotificationEvent,
+    ) -> Published<'a> {
+        (**self).publish_notification_event(outbox, event)
+    }
+
+    fn publish_domain_event<'a>(
+        &'a self,
+        outbox: Option<&'a mut dyn Outbox>,
+        event: DomainEvent,
+    ) -> Published<'a> {
+        (**self).publish_domain_event(outbox, event)
+    }
+
+    fn publish<'a>(
+        &'a self,
+        outbox: Option<&'a mut dyn Outbox>,
+        topic: &'a str,
+        event: CustomEvent,
+    ) -> Published<'a> {
+        (**self).publish(outbox, topic, event)
+    }
+}
+
 /// The publisher built from an [`EventConfig`].
 #[derive(Clone)]
 pub struct Events {

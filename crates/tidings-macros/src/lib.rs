@@ -18,10 +18,44 @@
 //! a variant wins over the enum's. Misuse — an unknown option, a field that is not there, a
 //! missing `aggregate`, an invalid topic name — is a compile error at the option.
 //!
+//! ## Publishing when a function returns
+//!
+//! `#[audit_event]`, `#[domain_event]`, `#[publish_on_success]` and `#[publish_on_error]` go on
+//! an `async fn` (or method) that returns a `Result` whose error converts from `EventError`.
+//! The body runs as written; when it returns `Ok` (`Err` for `publish_on_error`), the
+//! attribute builds its event and publishes it through `tidings::events::PublishEvents`:
+//!
+//! - **staged** in the function's unit of work — the argument `outbox = work` names, or else
+//!   its only `&mut Work<…>` argument — so the event commits or rolls back with the function's
+//!   writes. `outbox = none` sends at once instead.
+//! - through the **publisher** `publisher = expr` gives (an `Events`, an
+//!   `Arc<dyn PublishEvents>`), or for a method the one `self` has through `HasEvents`.
+//!
+//! | attribute | event | options (the names of the framework users migrate from) |
+//! |---|---|---|
+//! | `audit_event` | `AuditEvent`; details = the arguments with `include_args` | `event_type` (a variant, `"DATA_CREATED"`, or an expression), `action`, `resource_type`, `resource_id_field` |
+//! | `domain_event` | `DomainEvent`; data = the `Ok` value (with `include_args`: `{"result", "args"}`) | `aggregate_type`, `event_type`, `aggregate_id_field` |
+//! | `publish_on_success` | `CustomEvent` to `{prefix}.{topic}`; data `{"result", "args"?}` | `topic`, `event_type`, `key_field` |
+//! | `publish_on_error` | the same, on `Err`; data `{"error": the error's text, "args"?}` | `topic`, `event_type`, `key_field` |
+//!
+//! Every one also takes `user_id_field` (the metadata's user id), `include_args`,
+//! `sensitive(password, user.ssn)`, `outbox`, `publisher` and `crate` (the path of
+//! `tidings::events`). A field is an argument's name or `result` (the `Ok` value; the error for
+//! `publish_on_error`), then `.field`s, written bare or as text (`"user_id"`), and read with
+//! `to_string()`. `include_args` includes every argument but `self`, `&mut` ones (a unit of
+//! work, a transaction) and those marked `#[sensitive]` or listed in `sensitive(…)`, which
+//! also takes paths into an argument.
+//!
+//! Stacked attributes publish in the order they are written. A failure to publish after `Ok` becomes the function's error (so its unit of work rolls
+//! back); after `Err`, the function's own error is returned and the failure is logged. A
+//! failure event staged in a unit of work commits only if the caller commits it — as a caller
+//! that counts failed logins does; `outbox = none` sends it at once whatever the caller does.
+//!
 //! [`Message`]: https://docs.rs/tidings/latest/tidings/trait.Message.html
 
 mod message;
 mod options;
+mod publish;
 
 use proc_macro::TokenStream;
 
@@ -32,4 +66,44 @@ pub fn derive_message(input: TokenStream) -> TokenStream {
     message::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// Publishes an `AuditEvent` when the function returns `Ok`: see the [crate] documentation.
+#[proc_macro_attribute]
+pub fn audit_event(args: TokenStream, item: TokenStream) -> TokenStream {
+    publishing(publish::Kind::Audit, args, item)
+}
+
+/// Publishes a `DomainEvent` when the function returns `Ok`: see the [crate] documentation.
+#[proc_macro_attribute]
+pub fn domain_event(args: TokenStream, item: TokenStream) -> TokenStream {
+    publishing(publish::Kind::Domain, args, item)
+}
+
+/// Publishes a `CustomEvent` to `{prefix}.{topic}` when the function returns `Ok`: see the
+/// [crate] documentation.
+#[proc_macro_attribute]
+pub fn publish_on_success(args: TokenStream, item: TokenStream) -> TokenStream {
+    publishing(publish::Kind::OnSuccess, args, item)
+}
+
+/// Publishes a `CustomEvent` to `{prefix}.{topic}` when the function returns `Err`: see the
+/// [crate] documentation.
+#[proc_macro_attribute]
+pub fn publish_on_error(args: TokenStream, item: TokenStream) -> TokenStream {
+    publishing(publish::Kind::OnError, args, item)
+}
+
+/// The function `item`, or on misuse the error and the function as it was (so that the error
+/// is the only one rustc reports).
+fn publishing(kind: publish::Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let original = proc_macro2::TokenStream::from(item.clone());
+    match publish::expand(kind, args.into(), item.into()) {
+        Ok(expanded) => expanded.into(),
+        Err(error) => {
+            let error = error.into_compile_error();
+            let original = publish::unmarked(original);
+            quote::quote!(#error #original).into()
+        }
+    }
 }

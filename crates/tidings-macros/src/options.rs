@@ -128,7 +128,18 @@ fn has_member(fields: &Fields, member: &Member) -> bool {
 /// Kafka's rules for a topic name: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
 fn check_topic(topic: &LitStr) -> syn::Result<()> {
     let name = topic.value();
-    let problem = if name.is_empty() {
+    match topic_problem(&name) {
+        Some(problem) => Err(syn::Error::new(
+            topic.span(),
+            format!("topic {name:?} is not a valid Kafka topic name: it {problem}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What breaks Kafka's rules for a topic name in `name`, if anything.
+pub(crate) fn topic_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
         Some("is empty".to_owned())
     } else if name.len() > 249 {
         Some(format!(
@@ -141,12 +152,5 @@ fn check_topic(topic: &LitStr) -> syn::Result<()> {
         name.chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
             .map(|c| format!("holds {c:?}; Kafka takes letters, digits, `.`, `_` and `-`"))
-    };
-    match problem {
-        Some(problem) => Err(syn::Error::new(
-            topic.span(),
-            format!("topic {name:?} is not a valid Kafka topic name: it {problem}"),
-        )),
-        None => Ok(()),
     }
 }

@@ -26,6 +26,10 @@ pub use tidings_macros::Message;
 #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
 pub mod events {
     pub use tidings_events::*;
+    /// Publish an event when an `async fn` returns (with feature `macros`): see
+    /// [`tidings_macros`].
+    #[cfg(feature = "macros")]
+    pub use tidings_macros::{audit_event, domain_event, publish_on_error, publish_on_success};
 }
 
 /// mockall mocks of the ports, for a service's own tests: `MockEventPublisher`,
