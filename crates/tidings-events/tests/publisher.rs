@@ -186,3 +186,51 @@ async fn a_service_test_swaps_the_publisher_for_a_double_and_asserts_the_call() 
         )]
     );
 }
+
+/// Publishes one audit event in a unit of work with `config`, under a Prometheus recorder of
+/// this thread's own, in a context whose traceparent names trace `4bf9…4736`; returns the
+/// scrape and the event's trace id.
+fn publish_recorded(config: &EventConfig) -> (String, Option<String>) {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let scrape = recorder.handle();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let events = Events::new(config).expect("valid");
+    let context = context::Context {
+        traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        ..context::Context::correlated("req-1")
+    };
+    let staged = metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(context::scope(context, async {
+            let uow = UnitOfWork::new(MemoryBackend::new());
+            uow.run(async |work| {
+                let audit = AuditEvent::new(AuditEventType::UserLogin, "login", "session");
+                events.publish_audit_event(Some(&mut *work), audit).await?;
+                Ok::<_, EventError>(work.staged()[0].clone())
+            })
+            .await
+            .expect("unit of work")
+        }))
+    });
+    let body: serde_json::Value = staged.decode_json().expect("json");
+    let trace_id = body["metadata"]["trace_id"].as_str().map(str::to_owned);
+    (scrape.render(), trace_id)
+}
+
+#[test]
+fn metrics_and_tracing_are_switched_by_the_configuration() {
+    let series = r#"events_published_total{kind="audit",path="outbox"} 1"#;
+    let (scrape, trace_id) = publish_recorded(&config());
+    assert!(scrape.contains(series), "{scrape}");
+    assert_eq!(
+        trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+
+    let mut off = config();
+    (off.enable_metrics, off.enable_tracing) = (false, false);
+    let (scrape, trace_id) = publish_recorded(&off);
+    assert!(!scrape.contains("events_published_total"), "{scrape}");
+    assert_eq!(trace_id, None);
+}

@@ -32,6 +32,11 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::R
     let output = &signature.output;
     let before = generate.before();
     let after = generate.after();
+    // The body gets a reborrow of the unit of work, so that it may move it and the event can
+    // still be staged in it afterwards.
+    let reborrow = signature
+        .outbox(&options)
+        .map(|work| quote!(let #work = &mut *#work;));
     function.block = parse_quote!({
         #before
         let __tidings_result: #output = async {
@@ -42,6 +47,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::R
                 let __tidings_never: #output = loop {};
                 return __tidings_never;
             }
+            #reborrow
             #block
         }
         .await;
