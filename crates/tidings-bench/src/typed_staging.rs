@@ -1,17 +1,18 @@
-//! What `#[derive(Message)]` and the typed-events publisher cost when staging, against a
-//! hand-written `impl Message` and `work.stage`: the same 300-byte events, 100 per transaction
-//! on one PostgreSQL connection, the three ways measured in turn, round after round, each
-//! round starting with another, so that the machine's drift falls on each alike. The figure
-//! of each is its median round.
+//! What `#[derive(Message)]`, the typed-events publisher and a publishing attribute cost when
+//! staging, against a hand-written `impl Message` and `work.stage`: the same events, 100 per
+//! transaction, the four ways taking turns transaction by transaction (each turn starting with
+//! another way), so that the machine's drift falls on each alike. Measured twice: on one
+//! PostgreSQL connection, and on the in-memory backend, where nothing but building and staging
+//! the envelopes costs anything.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use tidings_core::{Error, Message};
+use tidings_core::{InboxRepository, Message, OutboxRepository};
 use tidings_events::{CustomEvent, EventConfig, EventError, Events, PublishEvents};
-use tidings_postgres::PostgresBackend;
-use tidings_uow::UnitOfWork;
+use tidings_memory::MemoryBackend;
+use tidings_uow::{UnitOfWork, Work};
 
 use crate::fixture::{self, KEYS, PAYLOAD_BYTES};
 
@@ -52,110 +53,155 @@ fn pad() -> String {
     "x".repeat(PAYLOAD_BYTES - 40)
 }
 
-/// The three ways, in events per second: hand-written, derived, through `Events::publish`.
+/// The four ways, in events per second.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub(crate) struct TypedStaging {
     pub(crate) by_hand: f64,
     pub(crate) derived: f64,
+    /// `Events::publish` of a `CustomEvent`.
     pub(crate) publisher: f64,
+    /// A method with `#[publish_on_success]`, called once per event.
+    pub(crate) attribute: f64,
 }
 
-pub(crate) async fn typed_staging(url: &str, transactions: u64, rounds: usize) -> TypedStaging {
-    let backend = fixture::schema(url, 2).await;
-    let uow = UnitOfWork::new(backend.clone());
+impl TypedStaging {
+    /// Each way's rate over the hand-written one's.
+    pub(crate) fn ratios(&self) -> [f64; 3] {
+        [self.derived, self.publisher, self.attribute].map(|rate| rate / self.by_hand)
+    }
+}
+
+/// Staging on PostgreSQL and in memory.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub(crate) struct TypedStagingRuns {
+    pub(crate) postgres: TypedStaging,
+    pub(crate) memory: TypedStaging,
+}
+
+pub(crate) async fn typed_staging(url: &str, transactions: u64) -> TypedStagingRuns {
     let events = Events::new(&EventConfig::new("bench")).expect("a valid configuration");
-    let mut rates: [Vec<f64>; 3] = Default::default();
-    for round in 0..rounds {
-        // Each round starts with another way: the outbox grows as they run, and the later in a
-        // round would otherwise always meet the bigger table.
-        for way in (0..3).map(|w| (w + round) % 3) {
-            let rate = match way {
-                0 => staged_by_hand(&uow, transactions).await,
-                1 => staged_derived(&uow, transactions).await,
-                _ => staged_by_publisher(&uow, &events, transactions).await,
-            };
-            rates[way].push(rate);
+    let backend = fixture::schema(url, 2).await;
+    let postgres = UnitOfWork::new(backend.clone());
+    let postgres = interleaved(|| postgres.clone(), &events, transactions).await;
+    fixture::drop_schema(&backend).await;
+    // A new backend for each transaction: one that kept every event would make the
+    // transaction that grows its storage pay for copying all the others.
+    let memory = || UnitOfWork::new(MemoryBackend::new());
+    let memory = interleaved(memory, &events, transactions * 4).await;
+    TypedStagingRuns { postgres, memory }
+}
+
+/// `transactions` of each way, taking turns, each in a unit of work `uow` makes.
+async fn interleaved<B>(
+    uow: impl Fn() -> UnitOfWork<B>,
+    events: &Events,
+    transactions: u64,
+) -> TypedStaging
+where
+    B: OutboxRepository + InboxRepository,
+    B::Transaction: Send,
+{
+    let service = Service {
+        events: events.clone(),
+    };
+    let mut spent = [Duration::ZERO; 4];
+    for t in 0..transactions {
+        for turn in 0..4 {
+            let way = (turn + t as usize) % 4;
+            let uow = uow();
+            let started = Instant::now();
+            let events = t * PER_TRANSACTION..(t + 1) * PER_TRANSACTION;
+            let staged = uow
+                .run(async |work| match way {
+                    0 => stage_by_hand(work, events),
+                    1 => stage_derived(work, events),
+                    2 => stage_by_publisher(work, &service.events, events).await,
+                    _ => stage_by_attribute(work, &service, events).await,
+                })
+                .await;
+            staged.expect("staged");
+            spent[way] += started.elapsed();
         }
     }
-    let [by_hand, derived, publisher] = rates;
-    fixture::drop_schema(&backend).await;
+    let rate = |way: usize| (transactions * PER_TRANSACTION) as f64 / spent[way].as_secs_f64();
     TypedStaging {
-        by_hand: median(by_hand),
-        derived: median(derived),
-        publisher: median(publisher),
+        by_hand: rate(0),
+        derived: rate(1),
+        publisher: rate(2),
+        attribute: rate(3),
     }
-}
-
-fn median(mut rates: Vec<f64>) -> f64 {
-    rates.sort_by(f64::total_cmp);
-    rates[rates.len() / 2]
 }
 
 fn key(n: u64) -> String {
     format!("key-{}", n % KEYS)
 }
 
-fn rate(transactions: u64, started: Instant) -> f64 {
-    (transactions * PER_TRANSACTION) as f64 / started.elapsed().as_secs_f64()
-}
-
-async fn staged_by_hand(uow: &UnitOfWork<PostgresBackend>, transactions: u64) -> f64 {
-    let started = Instant::now();
-    for t in 0..transactions {
-        uow.run(async |work| {
-            for n in t * PER_TRANSACTION..(t + 1) * PER_TRANSACTION {
-                let pad = pad();
-                work.stage(&ByHand {
-                    key: key(n),
-                    n,
-                    pad,
-                })?;
-            }
-            Ok::<_, Error>(())
-        })
-        .await
-        .expect("stage by hand");
+fn stage_by_hand<Tx>(work: &mut Work<Tx>, events: std::ops::Range<u64>) -> Result<(), EventError> {
+    for n in events {
+        work.stage(&ByHand {
+            key: key(n),
+            n,
+            pad: pad(),
+        })?;
     }
-    rate(transactions, started)
+    Ok(())
 }
 
-async fn staged_derived(uow: &UnitOfWork<PostgresBackend>, transactions: u64) -> f64 {
-    let started = Instant::now();
-    for t in 0..transactions {
-        uow.run(async |work| {
-            for n in t * PER_TRANSACTION..(t + 1) * PER_TRANSACTION {
-                let pad = pad();
-                work.stage(&Derived {
-                    key: key(n),
-                    n,
-                    pad,
-                })?;
-            }
-            Ok::<_, Error>(())
-        })
-        .await
-        .expect("stage derived");
+fn stage_derived<Tx>(work: &mut Work<Tx>, events: std::ops::Range<u64>) -> Result<(), EventError> {
+    for n in events {
+        work.stage(&Derived {
+            key: key(n),
+            n,
+            pad: pad(),
+        })?;
     }
-    rate(transactions, started)
+    Ok(())
 }
 
-async fn staged_by_publisher(
-    uow: &UnitOfWork<PostgresBackend>,
+async fn stage_by_publisher<Tx: Send>(
+    work: &mut Work<Tx>,
     events: &Events,
-    transactions: u64,
-) -> f64 {
-    let started = Instant::now();
-    for t in 0..transactions {
-        uow.run(async |work| {
-            for n in t * PER_TRANSACTION..(t + 1) * PER_TRANSACTION {
-                let data: Value = json!({ "n": n, "pad": pad() });
-                let event = CustomEvent::new("bench.event", key(n), data);
-                events.publish(Some(&mut *work), "bench", event).await?;
-            }
-            Ok::<_, EventError>(())
-        })
-        .await
-        .expect("stage through the publisher");
+    range: std::ops::Range<u64>,
+) -> Result<(), EventError> {
+    for n in range {
+        let data: Value = json!({ "n": n, "pad": pad() });
+        let event = CustomEvent::new("bench.event", key(n), data);
+        events.publish(Some(&mut *work), "bench", event).await?;
     }
-    rate(transactions, started)
+    Ok(())
+}
+
+async fn stage_by_attribute<Tx: Send>(
+    work: &mut Work<Tx>,
+    service: &Service,
+    range: std::ops::Range<u64>,
+) -> Result<(), EventError> {
+    for n in range {
+        service.record(work, key(n), n).await?;
+    }
+    Ok(())
+}
+
+/// A service whose method publishes what it returns.
+struct Service {
+    events: Events,
+}
+
+impl Service {
+    #[tidings_macros::publish_on_success(
+        topic = "bench",
+        event_type = "bench.event",
+        key_field = key,
+        publisher = self.events,
+        crate = tidings_events
+    )]
+    async fn record<Tx: Send>(
+        &self,
+        work: &mut Work<Tx>,
+        key: String,
+        n: u64,
+    ) -> Result<Value, EventError> {
+        let _ = (work, key);
+        Ok(json!({ "n": n, "pad": pad() }))
+    }
 }
