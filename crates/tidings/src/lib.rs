@@ -30,6 +30,44 @@ pub mod events {
     /// [`tidings_macros`].
     #[cfg(feature = "macros")]
     pub use tidings_macros::{audit_event, domain_event, publish_on_error, publish_on_success};
+
+    #[cfg(feature = "kafka")]
+    pub use self::kafka::{kafka_config, kafka_events};
+
+    /// The Kafka connection of an [`EventConfig`], with feature `kafka`.
+    #[cfg(feature = "kafka")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
+    mod kafka {
+        use std::sync::Arc;
+
+        use tidings_events::{EventConfig, EventError, Events};
+        use tidings_kafka::{KafkaConfig, KafkaPublisher, Secret};
+
+        /// The Kafka connection `config` names: its brokers (`KAFKA_BROKERS`), security
+        /// protocol and SASL settings, with the service's name as the client id.
+        pub fn kafka_config(config: &EventConfig) -> Result<KafkaConfig, EventError> {
+            let servers = config
+                .bootstrap_servers()
+                .ok_or(EventError::MissingVariable {
+                    variable: "KAFKA_BROKERS",
+                    why: "the brokers to send to when the outbox is off",
+                })?;
+            let mut kafka = KafkaConfig::new(servers).with_client_id(&config.service_name);
+            // librdkafka takes the protocol in lower case; Marty's users write it upper.
+            kafka.security_protocol = config.security_protocol.as_deref().map(str::to_lowercase);
+            kafka.sasl_mechanism = config.sasl_mechanism.clone();
+            kafka.sasl_username = config.sasl_username.clone();
+            kafka.sasl_password = config.sasl_password.clone().map(Secret::new);
+            Ok(kafka)
+        }
+
+        /// The publisher of `config`, sending through Kafka what is published without a unit
+        /// of work (with the outbox on, it still stages and refuses to send directly).
+        pub fn kafka_events(config: &EventConfig) -> Result<Events, EventError> {
+            let publisher = KafkaPublisher::new(&kafka_config(config)?)?;
+            Ok(Events::new(config)?.with_broker(Arc::new(publisher)))
+        }
+    }
 }
 
 /// mockall mocks of the ports, for a service's own tests: `MockEventPublisher`,
