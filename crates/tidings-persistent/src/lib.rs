@@ -8,11 +8,17 @@
 //!   without a copy. A topic in both sets is a configuration error.
 //! - When the broker fails, [`WhenBrokerFails`] decides between an error and carrying on;
 //!   either way the copy stays unpublished for [`publish_pending`].
+//! - An event published without a correlation id takes the current [`context`]'s, or — with
+//!   none — one made for the call (shared by the events of one `publish_many`). It is stored
+//!   with the copy, and a re-sent copy goes out inside it, so consumers see one conversation.
 //!
 //! [`publish_pending`]: PersistentPublisher::publish_pending
 //! [`republish`]: PersistentPublisher::republish
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::{
+    borrow::Cow,
+    collections::{BTreeSet, HashMap, HashSet},
+};
 
 use chrono::Utc;
 use tracing::warn;
@@ -87,6 +93,25 @@ pub struct PersistentPublisher<S, P> {
     config: PersistentConfig,
 }
 
+/// `envelopes`, each without a correlation id given the current context's, or one new id for
+/// them all when there is no context to inherit.
+fn correlated(envelopes: &[Envelope]) -> Cow<'_, [Envelope]> {
+    if envelopes.iter().all(|e| e.correlation_id.is_some()) {
+        return Cow::Borrowed(envelopes);
+    }
+    let inherited = context::current().and_then(|c| c.correlation_id);
+    let id = inherited.unwrap_or_else(|| MessageId::new().to_string());
+    let filled = envelopes
+        .iter()
+        .map(|envelope| {
+            let mut envelope = envelope.clone();
+            envelope.correlation_id.get_or_insert_with(|| id.clone());
+            envelope
+        })
+        .collect();
+    Cow::Owned(filled)
+}
+
 /// Events re-sent per page by `publish_pending` and `republish`.
 const PAGE: usize = 500;
 
@@ -134,6 +159,8 @@ impl<S: EventStore, P: EventPublisher> PersistentPublisher<S, P> {
     /// with one more write. Order per key is kept: after a failure, the later events of that
     /// key are not sent (they stay stored and unpublished).
     pub async fn publish_many(&self, envelopes: &[Envelope]) -> Result<PublishReport> {
+        let envelopes = correlated(envelopes);
+        let envelopes = envelopes.as_ref();
         let mut slots: HashMap<String, usize> = HashMap::new();
         for (index, envelope) in envelopes.iter().enumerate() {
             if let Some(id) = self.storage_id(envelope) {

@@ -389,6 +389,78 @@ pub async fn republish_sends_everything_again<S: EventStore + Clone, P: EventPub
     }
 }
 
+/// An event published without a correlation id takes the caller's context's, or — with no
+/// context — one made for the call, shared by a `publish_many`; an id the event carries wins.
+/// The broker gets the event with it, the copy keeps it, and a republish sends each copy
+/// inside it.
+pub async fn correlation_comes_from_the_context_or_is_made<
+    S: EventStore + Clone,
+    P: EventPublisher + Clone,
+>(
+    bench: &Bench<S, P>,
+) {
+    let publisher = bench.publisher(WhenBrokerFails::Fail);
+    let caller = unique("request");
+    let in_context = || Context::correlated(caller.clone());
+    let inherits = event(&bench.topic, "a", "inherits");
+    let mut carries = event(&bench.topic, "b", "carries its own");
+    carries.correlation_id = Some(unique("own"));
+    context::scope(in_context(), publisher.publish(&inherits))
+        .await
+        .expect("publish in context");
+    context::scope(in_context(), publisher.publish(&carries))
+        .await
+        .expect("publish with an id of its own");
+    let fresh = [
+        event(&bench.topic, "c", "new"),
+        event(&bench.topic, "d", "new"),
+    ];
+    publisher
+        .publish_many(&fresh)
+        .await
+        .expect("publish without context");
+
+    let sent = bench.recorder.sent();
+    let ids: Vec<Option<&str>> = sent
+        .iter()
+        .map(|s| s.envelope.correlation_id.as_deref())
+        .collect();
+    let made = ids[2].expect("an id made for the call");
+    assert_eq!(
+        ids,
+        [
+            Some(caller.as_str()),
+            carries.correlation_id.as_deref(),
+            Some(made),
+            Some(made)
+        ]
+    );
+    assert_ne!(made, caller);
+    assert_eq!(
+        sent[0].context_correlation.as_deref(),
+        Some(caller.as_str())
+    );
+    for first in &sent {
+        let copy = bench
+            .copy_of(first.envelope.id.as_str())
+            .await
+            .expect("copy");
+        assert_eq!(copy.envelope.correlation_id, first.envelope.correlation_id);
+    }
+
+    context::scope(Context::correlated("another caller"), publisher.republish())
+        .await
+        .expect("republish");
+    for again in &bench.recorder.sent()[sent.len()..] {
+        let first = sent
+            .iter()
+            .find(|s| s.envelope.id == again.envelope.id)
+            .expect("sent before");
+        assert_eq!(again.context_correlation, first.envelope.correlation_id);
+        assert_eq!(again.envelope.correlation_id, first.envelope.correlation_id);
+    }
+}
+
 /// Republishing one topic sends that topic's copies, in order, and nothing of another topic.
 pub async fn republish_topic_sends_that_topic_only<
     S: EventStore + Clone,
@@ -442,5 +514,6 @@ where
         publish_many_takes_one_round_trip_each,
         republish_sends_everything_again,
         republish_topic_sends_that_topic_only,
+        correlation_comes_from_the_context_or_is_made,
     ]
 }

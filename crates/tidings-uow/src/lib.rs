@@ -176,13 +176,16 @@ where
     }
 
     /// Runs `handler` in a new transaction and commits its writes and staged events together.
-    /// Events inherit the current [`context`] (or get a new correlation id).
+    /// Events inherit the current [`context`]; with none, the unit of work is a conversation of
+    /// its own: its events share one new correlation id. An event's own id wins over either.
     pub async fn run<T, E, F>(&self, handler: F) -> Result<T, UnitOfWorkError<E>>
     where
         F: AsyncFnOnce(&mut Work<B::Transaction>) -> Result<T, E>,
     {
         let transaction = self.backend.begin().await?;
-        self.execute(transaction, context::current(), handler)
+        let context =
+            context::current().unwrap_or_else(|| Context::correlated(MessageId::new().to_string()));
+        self.execute(transaction, Some(context), handler)
             .instrument(info_span!("tidings.stage"))
             .await
     }
