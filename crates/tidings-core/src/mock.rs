@@ -39,5 +39,6 @@ mockall::mock! {
     impl InboxRepository for Backend {
         fn claim_message(&self, transaction: &mut (), consumer: &str, id: &MessageId, now: DateTime<Utc>) -> impl Future<Output = Result<InboxClaim>> + Send;
         fn purge_inbox(&self, before: DateTime<Utc>, limit: u32) -> impl Future<Output = Result<u64>> + Send;
+        fn contains(&self, consumer: &str, id: &MessageId) -> impl Future<Output = Result<bool>> + Send;
     }
 }

@@ -233,6 +233,10 @@ impl InboxRepository for DynamoBackend {
         )
         .await
     }
+
+    async fn contains(&self, consumer: &str, id: &MessageId) -> Result<bool> {
+        self.is_claimed(consumer, id).await
+    }
 }
 
 impl DeadLetterRepository for DynamoBackend {

@@ -442,6 +442,11 @@ impl InboxRepository for MemoryBackend {
         }
         Ok(doomed.len() as u64)
     }
+
+    async fn contains(&self, consumer: &str, id: &MessageId) -> Result<bool> {
+        let key = (consumer.to_owned(), id.clone());
+        Ok(self.state().inbox.contains_key(&key))
+    }
 }
 
 impl DeadLetterRepository for MemoryBackend {

@@ -458,6 +458,17 @@ impl InboxRepository for MongoBackend {
         let filter = doc! { "received_at": { "$lt": date(before) } };
         delete_oldest(&self.inbox, filter, "received_at", limit).await
     }
+
+    async fn contains(&self, consumer: &str, id: &MessageId) -> Result<bool> {
+        let key = doc! { "consumer": consumer, "message": id.as_str() };
+        let found = self
+            .inbox
+            .count_documents(doc! { "_id": key })
+            .limit(1)
+            .await
+            .map_err(classify)?;
+        Ok(found > 0)
+    }
 }
 
 impl DeadLetterRepository for MongoBackend {

@@ -38,4 +38,14 @@ impl InboxRepository for PostgresBackend {
             .map_err(classify)?;
         Ok(result.rows_affected())
     }
+
+    async fn contains(&self, consumer: &str, id: &MessageId) -> Result<bool> {
+        let found: Option<i32> = sqlx::query_scalar(&self.statements.inbox_contains)
+            .bind(consumer)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(found.is_some())
+    }
 }

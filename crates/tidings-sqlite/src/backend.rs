@@ -459,6 +459,17 @@ impl InboxRepository for SqliteBackend {
         .map_err(classify)?;
         Ok(result.rows_affected())
     }
+
+    async fn contains(&self, consumer: &str, id: &MessageId) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM tidings_inbox WHERE consumer = ? AND message_id = ?")
+                .bind(consumer)
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+        Ok(found.is_some())
+    }
 }
 
 impl DeadLetterRepository for SqliteBackend {

@@ -10,7 +10,8 @@ pub use tidings_core::{
     Notifications, Notifier, OutboxInspector, OutboxRecord, OutboxRepository, OutboxRepositoryExt,
     OutboxStats, Outcome, Payload, PublishOutcome, PublishedQuery, RecordSource, RecordStatus,
     Result, RetryPolicy, Settlement, StatusGroup, StoredEvent, StoredEventQuery, TopicRouter,
-    TopicStats, Transactional, claim_policy, cloudevents, context, sequence, validate_topic,
+    TopicStats, Transactional, claim_policy, cloudevents, context, ensure_idempotence, sequence,
+    validate_topic,
 };
 pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work, consume};
 

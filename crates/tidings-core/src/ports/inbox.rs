@@ -37,6 +37,29 @@ pub trait InboxRepository: Transactional {
         before: DateTime<Utc>,
         limit: u32,
     ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Whether `consumer` has a committed claim of message `id`, for a service that checks
+    /// before doing work. It is a read, not a claim: the claim in the unit of work stays what
+    /// makes the effect happen once (a delivery racing this check is caught there).
+    fn contains(&self, consumer: &str, id: &MessageId)
+    -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// Fails with [`Error::AlreadyApplied`](crate::Error::AlreadyApplied) when `consumer` has
+/// applied message `id`: for services that prefer `?` to matching a duplicate (the
+/// `ensure_idempotence` of the DynamoDB library services migrate from).
+pub async fn ensure_idempotence<I: InboxRepository + ?Sized>(
+    inbox: &I,
+    consumer: &str,
+    id: &MessageId,
+) -> Result<()> {
+    if inbox.contains(consumer, id).await? {
+        return Err(crate::Error::AlreadyApplied {
+            consumer: consumer.to_owned(),
+            id: id.clone(),
+        });
+    }
+    Ok(())
 }
 
 impl<T: InboxRepository + ?Sized> InboxRepository for Arc<T> {
@@ -56,5 +79,13 @@ impl<T: InboxRepository + ?Sized> InboxRepository for Arc<T> {
         limit: u32,
     ) -> impl Future<Output = Result<u64>> + Send {
         (**self).purge_inbox(before, limit)
+    }
+
+    fn contains(
+        &self,
+        consumer: &str,
+        id: &MessageId,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        (**self).contains(consumer, id)
     }
 }

@@ -12,7 +12,7 @@ mod transaction;
 
 pub use dynamic::{BoxFuture, DynEventPublisher, DynOutboxRepository};
 pub use event_store::{EventStore, StoredEvent, StoredEventQuery};
-pub use inbox::{InboxClaim, InboxRepository};
+pub use inbox::{InboxClaim, InboxRepository, ensure_idempotence};
 pub use inspect::{OutboxInspector, PublishedQuery, StatusGroup, TopicStats};
 #[cfg(feature = "mock")]
 pub use outbox::MockDeadLetterRepository;

@@ -90,3 +90,61 @@ pub async fn inbox_duplicate_concurrent<B: MarkerStore>(one: &B) {
         labels(&claimed)
     );
 }
+
+/// Invariant 2, checked before the work: `contains` sees a consumer's committed claims only —
+/// not one rolled back, not one still open in a transaction, not another consumer's — and
+/// `ensure_idempotence` turns a committed one into `Error::AlreadyApplied`.
+pub async fn inbox_contains_only_committed_claims<B: MarkerStore>(store: &B) {
+    let backend = store.backend();
+    let incoming = event(&unique("in"), "k", "incoming");
+    let id = &incoming.id;
+    let contains = async |consumer: &str| backend.contains(consumer, id).await.expect("contains");
+    assert!(
+        !contains("conformance").await,
+        "a fresh message is contained"
+    );
+    tidings_core::ensure_idempotence(backend, "conformance", id)
+        .await
+        .expect("a fresh message passes");
+
+    let failed = WorkPlan::commit(&unique("failed"), vec![])
+        .handling(&incoming)
+        .ending(Ending::Fail);
+    assert!(matches!(
+        run(store, failed).await,
+        WorkOutcome::HandlerFailed
+    ));
+    assert!(
+        !contains("conformance").await,
+        "a rolled-back claim is contained"
+    );
+
+    let mut open = backend.begin().await.expect("begin");
+    let claimed = backend
+        .claim_message(&mut open, "conformance", id, Utc::now())
+        .await
+        .expect("claim");
+    assert_eq!(claimed, tidings_core::InboxClaim::Fresh);
+    assert!(
+        !contains("conformance").await,
+        "an uncommitted claim is contained"
+    );
+    backend.rollback(open).await.expect("rollback");
+
+    let applied = WorkPlan::commit(&unique("applied"), vec![]).handling(&incoming);
+    assert!(run(store, applied).await.committed());
+    assert!(
+        contains("conformance").await,
+        "a committed claim is not contained"
+    );
+    assert!(
+        !contains("other").await,
+        "another consumer's claim is contained"
+    );
+    let refused = tidings_core::ensure_idempotence(backend, "conformance", id).await;
+    assert!(
+        matches!(&refused, Err(Error::AlreadyApplied { consumer, id: which })
+            if consumer == "conformance" && which == id),
+        "{refused:?}"
+    );
+}

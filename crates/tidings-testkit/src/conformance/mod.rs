@@ -73,6 +73,7 @@ pub(crate) fn cases<B: MarkerStore>() -> Vec<Case<B>> {
             atomic_outbox::atomic_outbox_rollback_on_panic,
             inbox::inbox_duplicate_sequential,
             inbox::inbox_duplicate_concurrent,
+            inbox::inbox_contains_only_committed_claims,
             late_commits::late_commit_is_not_lost,
             claims_and_order::leases_expire_and_failures_come_back,
             claims_and_order::order_per_key,
