@@ -15,6 +15,10 @@ use cloudevents::{AttributesReader, Data, EventBuilder, EventBuilderV10, event::
 
 use crate::{Envelope, Error, ExtensionValue, MessageId, Result};
 
+mod lenient;
+
+pub use lenient::{Lenient, Normalised, decode_lenient};
+
 /// Media type of a structured-mode record.
 pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json; charset=UTF-8";
 /// Prefix of the headers that carry attributes in binary mode.
@@ -289,16 +293,63 @@ pub fn encode_structured(envelope: &Envelope) -> Result<Record> {
     })
 }
 
-/// Decodes a structured-mode record.
+/// Decodes a structured-mode record, strictly: a document that breaks a rule of CloudEvents 1.0
+/// is an [`Error::MalformedEvent`] that names the rule (see [`decode_lenient`] for documents of
+/// producers that bend them).
 pub fn decode_structured(record: &Record) -> Result<Envelope> {
-    let mut event: cloudevents::Event = serde_json::from_slice(&record.value)
-        .map_err(|e| Error::MalformedEvent(format!("not a CloudEvents JSON document: {e}")))?;
+    let event: cloudevents::Event = match serde_json::from_slice(&record.value) {
+        Ok(event) => event,
+        Err(e) => return Err(diagnose(&record.value, &e)),
+    };
     if event.specversion() != SpecVersion::V10 {
         return Err(Error::MalformedEvent(format!(
             "unsupported specversion {:?} (expected \"1.0\")",
             event.specversion().as_str()
         )));
     }
+    if let Some((name, problem)) = event
+        .iter_extensions()
+        .find_map(|(name, _)| Some((name, attribute_name_problem(name)?)))
+    {
+        return Err(Error::MalformedEvent(format!(
+            "extension attribute {name:?} {problem}"
+        )));
+    }
+    envelope_of(event, record)
+}
+
+/// The CloudEvents rule for attribute names, broken by `name` if it is.
+fn attribute_name_problem(name: &str) -> Option<&'static str> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    (!valid).then_some(
+        "breaks the CloudEvents naming rule: attribute names are lower-case ASCII letters \
+         and digits only",
+    )
+}
+
+/// Why a document the SDK refused is not a CloudEvent: the rule it breaks when one can be
+/// named, else the parser's reason.
+fn diagnose(value: &[u8], parse_error: &serde_json::Error) -> Error {
+    let document: Option<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(value).ok();
+    let version = document
+        .as_ref()
+        .and_then(|d| d.get("specversion"))
+        .and_then(serde_json::Value::as_str);
+    match version {
+        Some(version) if version != "1.0" => Error::MalformedEvent(format!(
+            "specversion {version:?} breaks the CloudEvents 1.0 rule: its specversion is \"1.0\" \
+             exactly (cloudevents::decode_lenient accepts \"1.0.x\")"
+        )),
+        _ => Error::MalformedEvent(format!("not a CloudEvents JSON document: {parse_error}")),
+    }
+}
+
+/// The envelope of a parsed structured-mode `event` that came in `record`.
+fn envelope_of(mut event: cloudevents::Event, record: &Record) -> Result<Envelope> {
     let mut extensions = BTreeMap::new();
     let take = |name: &str| match event.extension(name) {
         Some(cloudevents::event::ExtensionValue::String(s)) => Some(s.clone()),
