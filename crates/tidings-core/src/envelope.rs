@@ -12,10 +12,49 @@ use crate::{Error, Message, Result, TopicRouter, context::Context, validate_topi
 #[serde(transparent)]
 pub struct MessageId(String);
 
+/// How new event ids are made. Both are time-ordered; the scheme is a factory's
+/// ([`EnvelopeFactory::with_ids`]), so that a service whose consumers expect ULIDs (as XZepr's
+/// do) gets them from a message's default [`Message::message_id`](crate::Message::message_id).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdScheme {
+    /// A UUIDv7, `0192…-7…` (the default).
+    #[default]
+    UuidV7,
+    /// A ULID, 26 characters of Crockford base 32.
+    Ulid,
+}
+
+thread_local! {
+    /// The scheme of the factory building an envelope on this thread, while it builds it.
+    static SCHEME: std::cell::Cell<IdScheme> = const { std::cell::Cell::new(IdScheme::UuidV7) };
+}
+
+/// `build`, with [`MessageId::new`] making ids of `scheme` on this thread meanwhile.
+fn with_scheme<T>(scheme: IdScheme, build: impl FnOnce() -> T) -> T {
+    struct Restore(IdScheme);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SCHEME.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SCHEME.with(|s| s.replace(scheme)));
+    build()
+}
+
 impl MessageId {
-    /// A new time-ordered id (UUIDv7).
+    /// A new time-ordered id: a UUIDv7, or a ULID while a factory set to ULIDs builds an
+    /// envelope.
     pub fn new() -> Self {
-        Self(Uuid::now_v7().to_string())
+        Self::new_in(SCHEME.with(std::cell::Cell::get))
+    }
+
+    /// A new id of `scheme`.
+    pub fn new_in(scheme: IdScheme) -> Self {
+        match scheme {
+            IdScheme::UuidV7 => Self(Uuid::now_v7().to_string()),
+            IdScheme::Ulid => Self(ulid::Ulid::new().to_string()),
+        }
     }
 
     /// The id as text.
@@ -285,6 +324,7 @@ pub struct EnvelopeFactory {
     source: String,
     router: Option<Arc<dyn TopicRouter>>,
     limits: Limits,
+    ids: IdScheme,
 }
 
 impl fmt::Debug for EnvelopeFactory {
@@ -293,6 +333,7 @@ impl fmt::Debug for EnvelopeFactory {
             .field("source", &self.source)
             .field("router", &self.router.is_some())
             .field("limits", &self.limits)
+            .field("ids", &self.ids)
             .finish()
     }
 }
@@ -310,7 +351,14 @@ impl EnvelopeFactory {
             source: source.into(),
             router: None,
             limits: Limits::default(),
+            ids: IdScheme::default(),
         }
+    }
+
+    /// Makes the ids of messages that keep the default `message_id` in `scheme`.
+    pub fn with_ids(mut self, scheme: IdScheme) -> Self {
+        self.ids = scheme;
+        self
     }
 
     /// Routes messages that do not name a topic themselves.
@@ -344,7 +392,7 @@ impl EnvelopeFactory {
         };
         let payload = message.encode()?;
         let envelope = Envelope {
-            id: message.message_id(),
+            id: with_scheme(self.ids, || message.message_id()),
             topic,
             key: message.partition_key(),
             message_type: message_type.to_owned(),

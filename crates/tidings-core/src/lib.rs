@@ -28,7 +28,7 @@ pub mod trace;
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 
-pub use envelope::{Envelope, EnvelopeFactory, ExtensionValue, Limits, MessageId};
+pub use envelope::{Envelope, EnvelopeFactory, ExtensionValue, IdScheme, Limits, MessageId};
 pub use error::{BoxError, Error, Result};
 pub use message::{Message, Payload};
 pub use notify::{Hints, Notifications, Notifier};
