@@ -121,6 +121,11 @@ pub struct RelaySettings {
     /// How long to wait between polls when no wake-up comes (`500ms`).
     #[serde(with = "duration")]
     pub poll_interval: Duration,
+    /// How long to wait after a failed batch before the next try (`2s`).
+    #[serde(with = "duration")]
+    pub error_retry_interval: Duration,
+    /// Whether the relay records its `outbox_*` metrics.
+    pub metrics: bool,
     /// How long published rows are kept (`7d`), or `off`.
     #[serde(with = "optional_duration")]
     pub retention: Option<Duration>,
@@ -147,6 +152,8 @@ impl Default for RelaySettings {
             batch_size: relay.batch_size,
             lease: relay.lease,
             poll_interval: relay.poll_interval,
+            error_retry_interval: relay.error_retry_interval,
+            metrics: relay.metrics,
             retention: relay.retention,
             maintenance_interval: relay.maintenance_interval,
             queue_depth_interval: relay.queue_depth_interval,
@@ -161,7 +168,8 @@ impl Default for RelaySettings {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetrySettings {
-    /// Attempts before a row goes to dead letters.
+    /// Attempts before a row goes to dead letters (also read as `max_retries`).
+    #[serde(alias = "max_retries")]
     pub max_attempts: u32,
     /// Delay after the first failure.
     #[serde(with = "duration")]

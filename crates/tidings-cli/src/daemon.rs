@@ -31,6 +31,8 @@ pub fn relay_config(settings: &Settings) -> RelayConfig {
         .with_batch_size(relay.batch_size)
         .with_lease(relay.lease)
         .with_poll_interval(relay.poll_interval)
+        .with_error_retry_interval(relay.error_retry_interval)
+        .with_metrics(relay.metrics)
         .with_retry(retry)
         .with_retention(relay.retention)
         .with_maintenance_interval(relay.maintenance_interval)

@@ -30,7 +30,7 @@ pub mod mock;
 
 pub use envelope::{Envelope, EnvelopeFactory, ExtensionValue, IdScheme, Limits, MessageId};
 pub use error::{BoxError, Error, Result};
-pub use message::{Message, Payload};
+pub use message::{DynamicEvent, Message, Payload};
 pub use notify::{Hints, Notifications, Notifier};
 pub use ports::*;
 pub use retry::RetryPolicy;

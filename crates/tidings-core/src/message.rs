@@ -108,3 +108,93 @@ pub trait Message: Serialize + Send + Sync {
         })
     }
 }
+
+/// An event built at run time from untyped values, for services that assemble events
+/// dynamically — HuleEdu's `add_event(aggregate_id, aggregate_type, event_type, event_data,
+/// topic, event_key)`. The body is `event_data` as it is; the aggregate type is the CloudEvents
+/// `subject`; the key is `event_key`, else the aggregate id.
+///
+/// ```
+/// use tidings_core::{DynamicEvent, EnvelopeFactory};
+///
+/// let event = DynamicEvent::new(
+///     "essay-7",
+///     "essay",
+///     "essay.submitted",
+///     serde_json::json!({ "words": 812 }),
+///     "huleedu.essays",
+/// )
+/// .with_event_key("class-3");
+/// let envelope = EnvelopeFactory::default().envelope(&event, None)?;
+/// assert_eq!((envelope.key.as_str(), envelope.subject.as_deref()), ("class-3", Some("essay")));
+/// assert_eq!(envelope.payload, br#"{"words":812}"#);
+/// # Ok::<(), tidings_core::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct DynamicEvent {
+    /// The aggregate the event is about.
+    pub aggregate_id: String,
+    /// The kind of aggregate (the CloudEvents `subject`).
+    pub aggregate_type: String,
+    /// The event type (CloudEvents `type`).
+    pub event_type: String,
+    /// The body, sent as JSON as it is.
+    pub event_data: serde_json::Value,
+    /// The topic.
+    pub topic: String,
+    /// The partition key; the aggregate id when `None`.
+    pub event_key: Option<String>,
+}
+
+impl DynamicEvent {
+    /// `event_type` of `aggregate_type` `aggregate_id`, carrying `event_data`, to `topic`.
+    pub fn new(
+        aggregate_id: impl Into<String>,
+        aggregate_type: impl Into<String>,
+        event_type: impl Into<String>,
+        event_data: serde_json::Value,
+        topic: impl Into<String>,
+    ) -> Self {
+        Self {
+            aggregate_id: aggregate_id.into(),
+            aggregate_type: aggregate_type.into(),
+            event_type: event_type.into(),
+            event_data,
+            topic: topic.into(),
+            event_key: None,
+        }
+    }
+
+    /// Orders it under `key` instead of the aggregate id.
+    pub fn with_event_key(mut self, key: impl Into<String>) -> Self {
+        self.event_key = Some(key.into());
+        self
+    }
+}
+
+impl Message for DynamicEvent {
+    fn message_type(&self) -> &str {
+        &self.event_type
+    }
+    fn aggregate_id(&self) -> String {
+        self.aggregate_id.clone()
+    }
+    fn partition_key(&self) -> String {
+        self.event_key
+            .clone()
+            .unwrap_or_else(|| self.aggregate_id.clone())
+    }
+    fn topic(&self) -> Option<&str> {
+        Some(&self.topic)
+    }
+    fn subject(&self) -> Option<String> {
+        Some(self.aggregate_type.clone())
+    }
+    fn encode(&self) -> Result<Payload> {
+        Payload::json(&self.event_data).map_err(|e| Error::Serialization {
+            message_type: self.event_type.clone(),
+            source: Box::new(e),
+        })
+    }
+}

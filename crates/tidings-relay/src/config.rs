@@ -18,6 +18,12 @@ pub struct RelayConfig {
     pub lease: Duration,
     /// How long to wait between polls when no notification arrives.
     pub poll_interval: Duration,
+    /// How long to wait after a batch failed (the database or the broker down) before the
+    /// next try; notifications do not cut it short.
+    pub error_retry_interval: Duration,
+    /// Whether the relay records its metrics (`outbox_*`); off, it records none and runs no
+    /// queue-depth count.
+    pub metrics: bool,
     /// Backoff and dead-lettering of failed rows.
     pub retry: RetryPolicy,
     /// How long published rows are kept; `None` keeps them for ever.
@@ -38,6 +44,8 @@ impl Default for RelayConfig {
             workers: 2,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(500),
+            error_retry_interval: Duration::from_secs(2),
+            metrics: true,
             retry: RetryPolicy::default(),
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
             maintenance_interval: Duration::from_secs(60),
@@ -75,6 +83,25 @@ impl RelayConfig {
     /// Sets the polling interval.
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
+        self
+    }
+
+    /// Sets the wait after a failed batch.
+    pub fn with_error_retry_interval(mut self, interval: Duration) -> Self {
+        self.error_retry_interval = interval;
+        self
+    }
+
+    /// Turns the relay's metrics on or off.
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
+    /// Dead-letters an event after `retries` failed attempts: HuleEdu's `max_retries`, the
+    /// retry policy's `max_attempts` (at least 1).
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.retry.max_attempts = retries.max(1);
         self
     }
 

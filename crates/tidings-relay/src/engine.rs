@@ -192,7 +192,9 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                     "leases were taken over before the batch settled"
                 );
             }
-            metrics::record_batch(&report, started.elapsed().as_secs_f64());
+            if self.config.metrics {
+                metrics::record_batch(&report, started.elapsed().as_secs_f64());
+            }
             Ok(report)
         }
         .instrument(span)
@@ -217,7 +219,9 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                 }
                 batch.report.published += 1;
                 let age = (batch.now - envelope.time).num_milliseconds().max(0) as f64 / 1000.0;
-                metrics::record_event_age(age);
+                if self.config.metrics {
+                    metrics::record_event_age(age);
+                }
                 return Outcome::Published;
             }
             Some(Err(error)) => error,
@@ -272,21 +276,26 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                 .outbox
                 .purge_all_published(cutoff, self.config.purge_batch)
                 .await?;
-            metrics::record_purged(purged);
+            if self.config.metrics {
+                metrics::record_purged(purged);
+            }
         }
         self.refresh_queue_depth().await?;
         Ok(purged)
     }
 
-    /// Counts the outbox's rows by status into the queue-depth gauges.
+    /// Counts the outbox's rows by status into the queue-depth gauges (nothing, with metrics
+    /// off).
     pub async fn refresh_queue_depth(&self) -> Result<()> {
-        metrics::record_stats(&self.outbox.stats().await?);
+        if self.config.metrics {
+            metrics::record_stats(&self.outbox.stats().await?);
+        }
         Ok(())
     }
 
     /// Runs until `shutdown` is cancelled: sends batches back to back while there is work, then
     /// waits for a notification or the poll interval. Errors are logged and retried after the
-    /// poll interval; nothing is lost because rows stay in the outbox. On shutdown the batches in
+    /// error retry interval; nothing is lost because rows stay in the outbox. On shutdown the batches in
     /// flight are finished and settled before this returns.
     ///
     /// With [`RelayConfig::workers`] above 1, that many claim loops run side by side on this
@@ -357,7 +366,9 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                         self.maintenance_failing.worked("outbox maintenance");
                     }
                     Err(error) => {
-                        metrics::record_error("maintenance");
+                        if self.config.metrics {
+                            metrics::record_error("maintenance");
+                        }
                         self.maintenance_failing
                             .failed("outbox maintenance", &error);
                     }
@@ -370,9 +381,17 @@ impl<O: OutboxRepository, P: EventPublisher> Relay<O, P> {
                     report.claimed >= self.config.batch_size
                 }
                 Err(error) => {
-                    metrics::record_error("batch");
+                    if self.config.metrics {
+                        metrics::record_error("batch");
+                    }
                     self.batches_failing.failed("relaying", &error);
-                    false
+                    // A failing database or broker gets a longer rest, and wake-ups do not cut
+                    // it short: a burst of commits would otherwise hammer what is failing.
+                    tokio::select! {
+                        () = shutdown.cancelled() => {}
+                        () = tokio::time::sleep(self.config.error_retry_interval) => {}
+                    }
+                    continue;
                 }
             };
             if full {

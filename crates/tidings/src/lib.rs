@@ -5,13 +5,13 @@
 
 pub use tidings_core::{
     BoxError, BoxFuture, ClaimRequest, DeadLetterQuery, DeadLetterRepository, Delivery,
-    DynEventPublisher, DynOutboxRepository, Envelope, EnvelopeFactory, Error, EventPublisher,
-    EventStore, ExtensionValue, Hints, IdScheme, InboxClaim, InboxRepository, Limits, Message,
-    MessageId, Notifications, Notifier, OutboxInspector, OutboxRecord, OutboxRepository,
-    OutboxRepositoryExt, OutboxStats, Outcome, Payload, PublishOutcome, PublishedQuery,
-    RecordSource, RecordStatus, Result, RetryPolicy, Settlement, StatusGroup, StoredEvent,
-    StoredEventQuery, TopicRouter, TopicStats, Transactional, claim_policy, cloudevents, context,
-    ensure_idempotence, sequence, validate_topic,
+    DynEventPublisher, DynOutboxRepository, DynamicEvent, Envelope, EnvelopeFactory, Error,
+    EventPublisher, EventStore, ExtensionValue, Hints, IdScheme, InboxClaim, InboxRepository,
+    Limits, Message, MessageId, Notifications, Notifier, OutboxInspector, OutboxRecord,
+    OutboxRepository, OutboxRepositoryExt, OutboxStats, Outcome, Payload, PublishOutcome,
+    PublishedQuery, RecordSource, RecordStatus, Result, RetryPolicy, Settlement, StatusGroup,
+    StoredEvent, StoredEventQuery, TopicRouter, TopicStats, Transactional, claim_policy,
+    cloudevents, context, ensure_idempotence, sequence, validate_topic,
 };
 pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work, consume};
 
