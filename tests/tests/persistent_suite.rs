@@ -68,7 +68,10 @@ async fn mongodb_store() -> (MongoEventStore, Case) {
         .expect("connect to MONGODB_URL");
     let database = unique_ident("p");
     let names = Names::in_database(&database).expect("valid name");
-    let store = MongoEventStore::new(backend.client().clone(), &names);
+    // The collection hexkit's persistent publisher uses for service `abc`.
+    let store = MongoEventStore::for_service(backend.client().clone(), &names, "abc")
+        .expect("a valid collection");
+    assert_eq!(store.collection(), "abcPersistedEvents");
     store.migrate().await.expect("migrate");
     (store, case(database))
 }

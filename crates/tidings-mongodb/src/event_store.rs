@@ -44,6 +44,14 @@ impl MongoEventStore {
         }
     }
 
+    /// The store of service `service_name`, in the collection hexkit names for it:
+    /// `{service_name}PersistedEvents` (`abcPersistedEvents` for service `abc`), so that a
+    /// service moving from hexkit's persistent publisher keeps its collection.
+    pub fn for_service(client: Client, names: &Names, service_name: &str) -> Result<Self> {
+        let collection = format!("{service_name}PersistedEvents");
+        Self::new(client, names).with_collection(names, &collection)
+    }
+
     /// Keeps the copies in collection `collection`.
     pub fn with_collection(self, names: &Names, collection: &str) -> Result<Self> {
         validate_collection(collection)?;
@@ -54,6 +62,11 @@ impl MongoEventStore {
                 .collection(collection),
             ..self
         })
+    }
+
+    /// The collection the copies are kept in.
+    pub fn collection(&self) -> &str {
+        self.events.name()
     }
 
     /// Creates the indexes the store reads through.
