@@ -15,16 +15,21 @@
 //! [`publish_pending`]: PersistentPublisher::publish_pending
 //! [`republish`]: PersistentPublisher::republish
 
+mod parts;
+
 use std::{
     borrow::Cow,
     collections::{BTreeSet, HashMap, HashSet},
+    sync::Arc,
 };
 
 use chrono::Utc;
 use tracing::warn;
 
+pub use parts::EventParts;
 use tidings_core::{
-    Envelope, Error, EventPublisher, EventStore, MessageId, Result, StoredEvent, StoredEventQuery,
+    Envelope, EnvelopeFactory, Error, EventPublisher, EventStore, Message, MessageId, Result,
+    StoredEvent, StoredEventQuery,
     context::{self, Context},
 };
 
@@ -91,6 +96,7 @@ pub struct PersistentPublisher<S, P> {
     store: S,
     publisher: P,
     config: PersistentConfig,
+    factory: Arc<EnvelopeFactory>,
 }
 
 /// `envelopes`, each without a correlation id given the current context's, or one new id for
@@ -129,7 +135,32 @@ impl<S: EventStore, P: EventPublisher> PersistentPublisher<S, P> {
             store,
             publisher,
             config,
+            factory: Arc::new(EnvelopeFactory::default()),
         })
+    }
+
+    /// Builds the envelopes of [`publish_message`](Self::publish_message) and
+    /// [`publish_parts`](Self::publish_parts) with `factory` (its source, router, limits, id
+    /// scheme).
+    pub fn with_factory(mut self, factory: EnvelopeFactory) -> Self {
+        self.factory = Arc::new(factory);
+        self
+    }
+
+    /// Stores and sends `message`, its envelope built in the current context (so it inherits
+    /// the caller's correlation id); returns its id.
+    pub async fn publish_message<M: Message>(&self, message: &M) -> Result<MessageId> {
+        let envelope = self
+            .factory
+            .envelope(message, context::current().as_ref())?;
+        self.publish(&envelope).await?;
+        Ok(envelope.id)
+    }
+
+    /// Stores and sends an event given as hexkit's `publish` takes one — payload, type, key,
+    /// topic, id, headers; returns its id.
+    pub async fn publish_parts(&self, parts: &EventParts) -> Result<MessageId> {
+        self.publish_message(parts).await
     }
 
     /// The store.

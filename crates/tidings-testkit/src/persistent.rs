@@ -461,6 +461,60 @@ pub async fn correlation_comes_from_the_context_or_is_made<
     }
 }
 
+/// An event given as its parts (hexkit's `publish(payload, type_, key, topic, headers)`) or
+/// as a `Message` is stored and sent like an envelope, its headers as extensions.
+pub async fn publish_from_a_message_or_its_parts<
+    S: EventStore + Clone,
+    P: EventPublisher + Clone,
+>(
+    bench: &Bench<S, P>,
+) {
+    let publisher = bench.publisher(WhenBrokerFails::Fail);
+    let parts = tidings_persistent::EventParts::new(
+        serde_json::json!({ "name": "Ada" }),
+        "user.registered",
+        "user-1",
+        &bench.topic,
+    )
+    .with_header("tenant", "acme");
+    let from_parts = publisher
+        .publish_parts(&parts)
+        .await
+        .expect("publish parts");
+    let message = tidings_core::DynamicEvent::new(
+        "user-1",
+        "user",
+        "user.renamed",
+        serde_json::json!({ "name": "Ada L." }),
+        &bench.topic,
+    );
+    let from_message = publisher
+        .publish_message(&message)
+        .await
+        .expect("publish a message");
+
+    let sent = bench.recorder.sent();
+    assert_eq!(bench.sent_ids(), [from_parts.clone(), from_message]);
+    let first = &sent[0].envelope;
+    assert_eq!(
+        (
+            first.message_type.as_str(),
+            first.key.as_str(),
+            first.topic.as_str()
+        ),
+        ("user.registered", "user-1", bench.topic.as_str())
+    );
+    assert_eq!(first.payload, br#"{"name":"Ada"}"#);
+    assert_eq!(
+        first.extensions.get("tenant"),
+        Some(&ExtensionValue::String("acme".to_owned()))
+    );
+    assert!(first.correlation_id.is_some(), "no correlation id");
+    let copy = bench.copy_of(from_parts.as_str()).await.expect("a copy");
+    assert_eq!(copy.envelope.extensions, first.extensions);
+    assert!(copy.published);
+}
+
 /// Republishing one topic sends that topic's copies, in order, and nothing of another topic.
 pub async fn republish_topic_sends_that_topic_only<
     S: EventStore + Clone,
@@ -515,5 +569,6 @@ where
         republish_sends_everything_again,
         republish_topic_sends_that_topic_only,
         correlation_comes_from_the_context_or_is_made,
+        publish_from_a_message_or_its_parts,
     ]
 }
