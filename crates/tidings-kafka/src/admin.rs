@@ -42,7 +42,7 @@ impl KafkaAdmin {
 
     /// An admin client for the cluster in `config`.
     pub fn new(config: &KafkaConfig) -> Result<Self> {
-        let client = config.client_config(&[]).create().map_err(|e| {
+        let client = config.client_config(&[])?.create().map_err(|e| {
             Error::Configuration(format!("cannot create a Kafka admin client: {e}"))
         })?;
         Ok(Self {

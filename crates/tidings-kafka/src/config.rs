@@ -176,9 +176,17 @@ impl KafkaConfig {
         self
     }
 
-    /// The librdkafka configuration: connection settings first, then `defaults`, then the
-    /// extra properties, so a user's property always wins.
-    pub(crate) fn client_config(&self, defaults: &[(&str, String)]) -> ClientConfig {
+    /// Checks the security settings — protocol, SASL mechanism and credentials, SSL files —
+    /// without connecting: each client does before it is made. An unknown mechanism, GSSAPI
+    /// (not built), or a file that is not there is an error naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        crate::security::check(self)
+    }
+
+    /// The librdkafka configuration, once the settings are checked: connection settings
+    /// first, then `defaults`, then the extra properties, so a user's property always wins.
+    pub(crate) fn client_config(&self, defaults: &[(&str, String)]) -> Result<ClientConfig> {
+        self.validate()?;
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap_servers);
         config.set("client.id", &self.client_id);
@@ -212,7 +220,7 @@ impl KafkaConfig {
         for (name, value) in &self.properties {
             config.set(name, value);
         }
-        config
+        Ok(config)
     }
 }
 
@@ -260,7 +268,9 @@ mod tests {
             shown.contains("svc") && shown.contains("SCRAM-SHA-512"),
             "{shown}"
         );
-        let client = config.client_config(&[("linger.ms", "5".to_owned())]);
+        let client = config
+            .client_config(&[("linger.ms", "5".to_owned())])
+            .expect("valid settings");
         assert_eq!(client.get("sasl.password"), Some("hunter2"));
         assert_eq!(
             client.get("linger.ms"),

@@ -22,6 +22,7 @@ mod config;
 mod consumer;
 mod publisher;
 mod record;
+mod security;
 mod source;
 
 pub use admin::KafkaAdmin;

@@ -141,9 +141,9 @@ impl KafkaPublisher {
             ("queue.buffering.max.messages", "1000000".to_owned()),
             ("compression.type", "lz4".to_owned()),
         ];
-        let mut prompt = config.client_config(&defaults);
+        let mut prompt = config.client_config(&defaults)?;
         prompt.set("linger.ms", "0");
-        let configs = (config.client_config(&defaults), prompt);
+        let configs = (config.client_config(&defaults)?, prompt);
         Ok(Self {
             producers: Arc::new(RwLock::new(Arc::new(Producers::new(&configs)?))),
             configs: Arc::new(configs),

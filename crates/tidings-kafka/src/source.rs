@@ -65,7 +65,7 @@ impl KafkaSource {
             ("session.timeout.ms", millis(config.session_timeout)),
         ];
         let consumer: StreamConsumer = kafka
-            .client_config(&defaults)
+            .client_config(&defaults)?
             .create()
             .map_err(|e| Error::Configuration(format!("cannot create a Kafka consumer: {e}")))?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
