@@ -19,7 +19,10 @@ pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, EventError> {
     })
 }
 
-/// The arguments as one object, each sensitive path (`["user", "ssn"]`) left out.
+/// The arguments as one object, each sensitive path (`["user", "ssn"]`) left out. A path
+/// that finds nothing to leave out is an error — a secret must not go out because its field
+/// is named differently in JSON (a serde `rename`) — unless it runs into a `null` (an absent
+/// optional value, which holds no secret).
 pub fn arguments(
     given: Vec<(&'static str, Result<Value, EventError>)>,
     sensitive: &[&[&str]],
@@ -29,22 +32,29 @@ pub fn arguments(
         arguments.insert(name.to_owned(), value?);
     }
     for path in sensitive {
-        remove(&mut arguments, path);
+        if !remove(&mut arguments, path) {
+            return Err(EventError::InvalidSetting {
+                setting: "sensitive",
+                value: path.join("."),
+                reason: "no such key in the serialized arguments (paths name JSON keys: a field \
+                         serde renames is named as serde writes it)"
+                    .to_owned(),
+            });
+        }
     }
     Ok(arguments)
 }
 
-fn remove(object: &mut Map<String, Value>, path: &[&str]) {
+/// Removes `path` from `object`; false when there was nothing at `path` to remove.
+fn remove(object: &mut Map<String, Value>, path: &[&str]) -> bool {
     match path {
-        [] => {}
-        [last] => {
-            object.remove(*last);
-        }
-        [first, rest @ ..] => {
-            if let Some(Value::Object(inner)) = object.get_mut(*first) {
-                remove(inner, rest);
-            }
-        }
+        [] => true,
+        [last] => object.remove(*last).is_some(),
+        [first, rest @ ..] => match object.get_mut(*first) {
+            Some(Value::Object(inner)) => remove(inner, rest),
+            Some(Value::Null) => true,
+            _ => false,
+        },
     }
 }
 
@@ -80,19 +90,25 @@ mod tests {
             ),
             ("password", to_value("hunter2")),
         ];
-        let args = arguments(
-            given,
-            &[
-                &["password"],
-                &["profile", "ssn"],
-                &["profile", "none", "x"],
-            ],
-        )
-        .expect("serializes");
+        let args = arguments(given, &[&["password"], &["profile", "ssn"]]).expect("serializes");
         assert_eq!(
             Value::Object(args),
             json!({"user_id": "u-1", "profile": {"email": "a@b", "tags": ["x"]}})
         );
+    }
+
+    #[test]
+    fn a_sensitive_path_that_finds_nothing_is_an_error_unless_it_meets_null() {
+        let profile = || to_value(&json!({"email": "a@b", "socialSecurity": "123", "card": null}));
+        let error = arguments(vec![("profile", profile())], &[&["profile", "ssn"]])
+            .expect_err("renamed in JSON");
+        assert!(error.to_string().contains("profile.ssn"), "{error}");
+        let args = arguments(
+            vec![("profile", profile())],
+            &[&["profile", "card", "number"]],
+        )
+        .expect("nothing behind null");
+        assert_eq!(args["profile"]["socialSecurity"], "123");
     }
 
     #[test]

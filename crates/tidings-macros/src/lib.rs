@@ -26,9 +26,12 @@
 //! attribute builds its event and publishes it through `tidings::events::PublishEvents`:
 //!
 //! - **staged** in the function's unit of work — the argument `outbox = work` names, or else
-//!   its only `&mut Work<…>` argument — so the event commits or rolls back with the function's
-//!   writes. `outbox = none` sends at once instead.
-//! - through the **publisher** `publisher = expr` gives (an `Events`, an
+//!   its only `&mut Work<…>` argument (two of them: say which) — so the event commits or rolls
+//!   back with the function's writes.
+//! - with no unit of work (or `outbox = none`), **sent at once** through the publisher — which
+//!   `Events` refuses while the outbox is on (`USE_OUTBOX_PATTERN`, the default) with
+//!   `EventError::OutboxRequired`, so that no event escapes a transaction by mistake.
+//! - the publisher is the one `publisher = expr` gives (an `Events`, an
 //!   `Arc<dyn PublishEvents>`), or for a method the one `self` has through `HasEvents`.
 //!
 //! | attribute | event | options (the names of the framework users migrate from) |
@@ -42,11 +45,19 @@
 //! `sensitive(password, user.ssn)`, `outbox`, `publisher` and `crate` (the path of
 //! `tidings::events`). A field is an argument's name or `result` (the `Ok` value; the error for
 //! `publish_on_error`), then `.field`s, written bare or as text (`"user_id"`), and read with
-//! `to_string()`. `include_args` includes every argument but `self`, `&mut` ones (a unit of
-//! work, a transaction) and those marked `#[sensitive]` or listed in `sensitive(…)`, which
-//! also takes paths into an argument.
+//! `to_string()`. The names (`event_type`, `action`, …) and the fields of arguments are read
+//! before the body runs, the fields of `result` after. `include_args` includes every argument
+//! but `self`, `&mut` ones (a unit of work, a transaction), the one `publisher` names, pattern
+//! arguments, and those marked `#[sensitive]` or named in `sensitive(…)` — never serialized,
+//! so they need not be `Serialize`. `sensitive(user.ssn)` leaves a key out of an argument's
+//! JSON; a path that finds no such key is an error (paths are JSON keys: name a field serde
+//! renames as serde writes it). A bare UpperCamelCase `event_type` of `audit_event` is a
+//! variant (`DataCreated`); anything else is an expression.
 //!
-//! Stacked attributes publish in the order they are written. A failure to publish after `Ok` becomes the function's error (so its unit of work rolls
+//! Stacked attributes publish in the order they are written; the first is nearest the body.
+//! Put `publish_on_error` before `publish_on_success`, so that it sees the body's errors and
+//! not a failure to publish the success. Keep the attributes' own names (not renamed on
+//! import): each finds the others by name to leave `#[sensitive]` marks for the last. A failure to publish after `Ok` becomes the function's error (so its unit of work rolls
 //! back); after `Err`, the function's own error is returned and the failure is logged. A
 //! failure event staged in a unit of work commits only if the caller commits it — as a caller
 //! that counts failed logins does; `outbox = none` sends it at once whatever the caller does.

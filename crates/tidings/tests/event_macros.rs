@@ -90,9 +90,10 @@ impl UserService {
         })
     }
 
-    // `Tx` is an alias, so the unit of work is named.
-    #[publish_on_success(topic = "auth.events", event_type = "login_successful", key_field = user_id, outbox = work)]
+    // `Tx` is an alias, so the unit of work is named. `publish_on_error` comes first, nearest
+    // the body, so that it sees the body's errors only, not a failure to publish the success.
     #[publish_on_error(topic = "auth.events", event_type = "login_failed", key_field = user_id, include_args, outbox = work)]
+    #[publish_on_success(topic = "auth.events", event_type = "login_successful", key_field = user_id, outbox = work)]
     async fn authenticate(
         &self,
         work: &mut Tx,
@@ -123,8 +124,9 @@ impl UserService {
     }
 }
 
-/// A free function names its publisher.
-#[publish_on_success(topic = "maintenance", event_type = "cache_cleared", key_field = region, publisher = events)]
+/// A free function names its publisher (which `include_args` leaves out: it is no argument of
+/// the event's, and `Events` is not `Serialize`).
+#[publish_on_success(topic = "maintenance", event_type = "cache_cleared", key_field = region, publisher = events, include_args)]
 async fn clear_cache(events: &Events, region: &str) -> Result<usize, EventError> {
     let _ = (events, region);
     Ok(3)
@@ -337,6 +339,19 @@ async fn a_service_test_swaps_in_a_recording_publisher_and_asserts_the_call() {
     assert!(
         !recorder.calls()[0].staged,
         "no unit of work: published at once"
+    );
+
+    // With the outbox on (the default), a method given no unit of work is refused, not sent.
+    let refused = service("user")
+        .rename("user-1", "Ada")
+        .await
+        .expect_err("outbox on");
+    assert!(
+        matches!(
+            refused,
+            ServiceError::Events(EventError::OutboxRequired { kind: "domain" })
+        ),
+        "{refused}"
     );
 
     let events = Events::new(&EventConfig::new("ops").with_outbox(false)).expect("valid");

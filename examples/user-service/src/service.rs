@@ -140,8 +140,10 @@ impl UserService {
     /// Checks a password. A failure is counted, and is an event too: the caller commits the
     /// unit of work on [`UserError::WrongPassword`] so that both stay. The third in a row locks
     /// the account and tells the user.
-    #[publish_on_success(topic = "auth.events", event_type = "login_successful", key_field = user_id)]
+    // publish_on_error first, nearest the body: it sees the body's errors, not a failure to
+    // publish the success.
     #[publish_on_error(topic = "auth.events", event_type = "login_failed", key_field = user_id, include_args)]
+    #[publish_on_success(topic = "auth.events", event_type = "login_successful", key_field = user_id)]
     #[audit_event(event_type = UserLogin, action = "authenticate", resource_type = "session", resource_id_field = user_id)]
     pub async fn authenticate(
         &self,

@@ -59,8 +59,8 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::R
 
 /// `item` without its `#[sensitive]` marks, which only these attributes understand.
 pub(crate) fn unmarked(item: TokenStream) -> TokenStream {
-    let Ok(mut function) = syn::parse2::<ItemFn>(item) else {
-        return TokenStream::new();
+    let Ok(mut function) = syn::parse2::<ItemFn>(item.clone()) else {
+        return item;
     };
     for input in &mut function.sig.inputs {
         if let syn::FnArg::Typed(typed) = input {
@@ -91,6 +91,31 @@ impl Generate<'_> {
         if self.options.include_args {
             code.extend(self.arguments());
         }
+        code.extend(self.names());
+        code
+    }
+
+    /// The event's names (type, action, resource or aggregate type), evaluated before the
+    /// body as the fields are, so that they may read arguments the body moves.
+    fn names(&self) -> TokenStream {
+        let o = self.options;
+        let event_type = o.event_type.as_ref().expect("checked when parsed");
+        let event_type = match o.kind {
+            Kind::Audit => audit_type(event_type, self.krate),
+            _ => quote!(#event_type),
+        };
+        let others = [
+            (&o.action, "action"),
+            (&o.resource_type, "resource_type"),
+            (&o.aggregate_type, "aggregate_type"),
+        ];
+        let mut code = quote!(let __tidings_event_type = #event_type;);
+        for (given, name) in others {
+            if let Some(given) = given {
+                let var = format_ident!("__tidings_{name}");
+                code.extend(quote!(let #var = #given;));
+            }
+        }
         code
     }
 
@@ -112,20 +137,37 @@ impl Generate<'_> {
     /// transaction), not a sensitive one; sensitive fields inside them left out.
     fn arguments(&self) -> TokenStream {
         let outbox = self.signature.outbox(self.options);
-        let included = self
-            .signature
-            .params
+        let publisher = self.options.publisher.as_ref().and_then(single_ident);
+        // A sensitive argument as a whole is never serialized: a secret type need not be
+        // `Serialize`.
+        let whole: Vec<&Ident> = self
+            .options
+            .sensitive
             .iter()
-            .filter(|p| !p.sensitive && !p.mutable_borrow && Some(&p.name) != outbox);
+            .filter(|f| f.path.is_empty())
+            .map(|f| &f.root)
+            .collect();
+        let included = self.signature.params.iter().filter(|p| {
+            !p.sensitive
+                && !p.mutable_borrow
+                && Some(&p.name) != outbox
+                && Some(&p.name) != publisher
+                && !whole.contains(&&p.name)
+        });
         let krate = self.krate;
         let pairs = included.map(|p| {
-            let (name, text) = (&p.name, p.name.to_string());
+            let (name, text) = (&p.name, syn::ext::IdentExt::unraw(&p.name).to_string());
             quote!((#text, #krate::__private::to_value(&#name)))
         });
-        let sensitive = self.options.sensitive.iter().map(|field| {
-            let names = field.names();
-            quote!(&[#(#names),*])
-        });
+        let sensitive = self
+            .options
+            .sensitive
+            .iter()
+            .filter(|f| !f.path.is_empty())
+            .map(|field| {
+                let names = field.names();
+                quote!(&[#(#names),*])
+            });
         quote! {
             let __tidings_args = #krate::__private::arguments(
                 ::std::vec![#(#pairs),*],
@@ -211,10 +253,7 @@ impl Generate<'_> {
         let krate = self.krate;
         match &self.options.publisher {
             Some(publisher) => quote!(#publisher),
-            None => quote!({
-                use #krate::HasEvents as _;
-                self.events()
-            }),
+            None => quote!(<Self as #krate::HasEvents>::events(&self)),
         }
     }
 
@@ -222,13 +261,13 @@ impl Generate<'_> {
     /// publisher's method, and the topic argument `publish` takes before the event.
     fn event(&self) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
         let (o, krate) = (self.options, self.krate);
-        let event_type = o.event_type.as_ref().expect("checked when parsed");
+        let event_type = quote!(__tidings_event_type);
         let args = quote!(__tidings_args?);
         match o.kind {
             Kind::Audit => {
-                let kind = audit_type(event_type, krate);
-                let (action, resource_type) = (&o.action, &o.resource_type);
-                let mut build = quote!(#krate::AuditEvent::new(#kind, #action, #resource_type));
+                let mut build = quote!(#krate::AuditEvent::new(
+                    __tidings_event_type, __tidings_action, __tidings_resource_type
+                ));
                 if o.resource_id.is_some() {
                     build = quote!(#build.with_resource_id(__tidings_resource_id));
                 }
@@ -243,7 +282,7 @@ impl Generate<'_> {
                 )
             }
             Kind::Domain => {
-                let aggregate_type = &o.aggregate_type;
+                let aggregate_type = quote!(__tidings_aggregate_type);
                 let data = self.data(
                     "result",
                     quote!(#krate::__private::to_value(__tidings_value)?),
@@ -312,9 +351,23 @@ fn audit_type(given: &Expr, krate: &Path) -> TokenStream {
         return quote!(#krate::AuditEventType::from(#text));
     }
     match given {
-        Expr::Path(path) if path.qself.is_none() && path.path.get_ident().is_some() => {
+        Expr::Path(path) if single_ident(given).is_some_and(is_variant_name) => {
             quote!(#krate::AuditEventType::#path)
         }
         other => quote!(#other),
     }
+}
+
+/// The identifier `expr` is, if it is a bare one.
+fn single_ident(expr: &Expr) -> Option<&Ident> {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+        _ => None,
+    }
+}
+
+/// `DataCreated`, not `kind`: an UpperCamelCase name is a variant, anything else a value.
+fn is_variant_name(ident: &Ident) -> bool {
+    let name = ident.to_string();
+    name.chars().next().is_some_and(char::is_uppercase) && !name.contains('_')
 }

@@ -103,6 +103,7 @@ pub(crate) struct EventOptions {
     pub(crate) key: Option<Field>,
     pub(crate) user_id: Option<Field>,
     pub(crate) include_args: bool,
+    include_args_given: bool,
     pub(crate) sensitive: Vec<Field>,
     pub(crate) outbox: Option<OutboxChoice>,
     pub(crate) publisher: Option<Expr>,
@@ -132,6 +133,7 @@ impl EventOptions {
             key: None,
             user_id: None,
             include_args: false,
+            include_args_given: false,
             sensitive: Vec::new(),
             outbox: None,
             publisher: None,
@@ -161,6 +163,10 @@ impl EventOptions {
             }
             ("user_id_field", _) => set(&mut self.user_id, meta, &name, field),
             ("include_args", _) => {
+                if self.include_args_given {
+                    return Err(meta.error("`include_args` is given twice"));
+                }
+                self.include_args_given = true;
                 self.include_args = flag(meta)?;
                 Ok(())
             }

@@ -100,8 +100,26 @@ impl Signature {
         for field in &options.sensitive {
             self.param(&field.root, false)?;
         }
-        if let Some(OutboxChoice::Argument(name)) = &options.outbox {
-            self.param(name, false)?;
+        if let Some(OutboxChoice::Argument(name)) = &options.outbox
+            && !self.param(name, false)?.mutable_borrow
+        {
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "the outbox `{name}` is a `&mut` argument: the unit of work (`&mut Work<…>`)"
+                ),
+            ));
+        }
+        let works = self.params.iter().filter(|p| p.is_work).count();
+        if options.outbox.is_none() && works > 1 {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                format!(
+                    "`{}` takes {works} units of work: say which one the event is staged in \
+                     with `outbox = …`",
+                    self.name
+                ),
+            ));
         }
         if options.publisher.is_none() && !self.has_self {
             return Err(syn::Error::new(
@@ -122,7 +140,10 @@ impl Signature {
     /// where what the function returned may be named instead).
     fn param(&self, name: &Ident, or_result: bool) -> syn::Result<&Param> {
         self.params.iter().find(|p| &p.name == name).ok_or_else(|| {
-            let names: Vec<String> = self.params.iter().map(|p| p.name.to_string()).collect();
+            let mut names: Vec<String> = self.params.iter().map(|p| p.name.to_string()).collect();
+            if names.is_empty() {
+                names.push("none bound to a name (a pattern argument cannot be named)".to_owned());
+            }
             let result = if or_result {
                 " (and `result`, for what it returns)"
             } else {
@@ -163,17 +184,18 @@ impl Signature {
 
 /// The function's return type, refused unless it is a `…Result<…>`.
 fn returned_result(kind: Kind, output: &ReturnType) -> syn::Result<Type> {
-    let when = if kind == Kind::OnError {
-        "`Err`"
+    let failure = if kind == Kind::OnError {
+        "it publishes on `Err`, and a failure to publish is logged (the function's own error \
+         is returned)"
     } else {
-        "`Ok`"
+        "it publishes on `Ok`, and a failure to publish becomes the function's error (through \
+         `From<EventError>`)"
     };
     let refuse = || {
         syn::Error::new(
             Span::call_site(),
             format!(
-                "#[{}] goes on a function that returns a `Result`: it publishes on {when}, and a \
-                 failure to publish becomes the function's error (through `From<EventError>`)",
+                "#[{}] goes on a function that returns a `Result`: {failure}",
                 kind.name()
             ),
         )
@@ -181,6 +203,16 @@ fn returned_result(kind: Kind, output: &ReturnType) -> syn::Result<Type> {
     let ReturnType::Type(_, ty) = output else {
         return Err(refuse());
     };
+    if contains_impl_trait(ty) {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "#[{}] needs the function's return type written out: it holds the result in a \
+                 variable of that type, and `impl Trait` cannot name one",
+                kind.name()
+            ),
+        ));
+    }
     match &**ty {
         Type::Path(path)
             if path
@@ -207,4 +239,17 @@ fn is_work(ty: &Type) -> bool {
         return false;
     };
     reference.mutability.is_some() && path.path.segments.last().is_some_and(|s| s.ident == "Work")
+}
+
+/// Whether `ty` has an `impl Trait` anywhere in it.
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
 }
