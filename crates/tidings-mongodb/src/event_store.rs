@@ -52,6 +52,20 @@ impl MongoEventStore {
         Self::new(client, names).with_collection(names, &collection)
     }
 
+    /// Connects to `url` and opens the store in `collection` of `database`, its indexes
+    /// created: one call for a service that has no client of its own yet. A standalone server
+    /// will do (the store needs no transactions).
+    pub async fn open(url: &str, database: &str, collection: &str) -> Result<Self> {
+        let names = Names::in_database(database)?;
+        // The URL may hold a password: it is not repeated in the error.
+        let client = Client::with_uri_str(url)
+            .await
+            .map_err(|e| Error::Configuration(format!("invalid MongoDB URL: {}", e.kind)))?;
+        let store = Self::new(client, &names).with_collection(&names, collection)?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// Keeps the copies in collection `collection`.
     pub fn with_collection(self, names: &Names, collection: &str) -> Result<Self> {
         validate_collection(collection)?;

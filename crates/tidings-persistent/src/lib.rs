@@ -76,6 +76,18 @@ impl PersistentConfig {
         self.when_broker_fails = when;
         self
     }
+
+    /// Refuses a topic that is both compacted and not stored.
+    pub fn check(&self) -> Result<()> {
+        let both: Vec<&String> = self.compacted.intersection(&self.unstored).collect();
+        if both.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Configuration(format!(
+                "topics cannot be both compacted and not stored: {both:?}"
+            )))
+        }
+    }
 }
 
 /// What one call sent and kept.
@@ -125,12 +137,7 @@ impl<S: EventStore, P: EventPublisher> PersistentPublisher<S, P> {
     /// A publisher sending through `publisher` and keeping copies in `store`. Fails if a topic
     /// is both compacted and not stored.
     pub fn new(store: S, publisher: P, config: PersistentConfig) -> Result<Self> {
-        let both: Vec<&String> = config.compacted.intersection(&config.unstored).collect();
-        if !both.is_empty() {
-            return Err(Error::Configuration(format!(
-                "topics cannot be both compacted and not stored: {both:?}"
-            )));
-        }
+        config.check()?;
         Ok(Self {
             store,
             publisher,

@@ -95,6 +95,85 @@ pub use tidings_core::trace;
 /// `republish`.
 pub mod persistent {
     pub use tidings_persistent::*;
+
+    #[cfg(all(feature = "mongodb", feature = "kafka"))]
+    pub use self::mongo_kafka::{MongoKafkaConfig, construct};
+
+    /// hexkit's `PersistentKafkaPublisher.construct`, with features `mongodb` and `kafka`.
+    #[cfg(all(feature = "mongodb", feature = "kafka"))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "mongodb", feature = "kafka"))))]
+    mod mongo_kafka {
+        use tidings_core::{EnvelopeFactory, Result};
+        use tidings_kafka::{KafkaConfig, KafkaPublisher};
+        use tidings_mongodb::MongoEventStore;
+        use tidings_persistent::{PersistentConfig, PersistentPublisher};
+
+        /// What the persistent publisher needs of hexkit's `MongoKafkaConfig`: the service's
+        /// name, its Kafka cluster, and its MongoDB database.
+        #[derive(Clone, Debug)]
+        #[non_exhaustive]
+        pub struct MongoKafkaConfig {
+            /// The service: the events' source, the Kafka client id, and the default
+            /// collection `{service_name}PersistedEvents`.
+            pub service_name: String,
+            /// The cluster (`kafka_servers` in hexkit), with any security settings.
+            pub kafka: KafkaConfig,
+            /// The MongoDB URL.
+            pub db_connection_str: String,
+            /// The database.
+            pub db_name: String,
+        }
+
+        impl MongoKafkaConfig {
+            /// `service_name` on the cluster of `kafka_servers`, storing in `db_name` at
+            /// `db_connection_str`.
+            pub fn new(
+                service_name: impl Into<String>,
+                kafka_servers: &[&str],
+                db_connection_str: impl Into<String>,
+                db_name: impl Into<String>,
+            ) -> Self {
+                let service_name = service_name.into();
+                Self {
+                    kafka: KafkaConfig::new(kafka_servers.join(",")).with_client_id(&service_name),
+                    service_name,
+                    db_connection_str: db_connection_str.into(),
+                    db_name: db_name.into(),
+                }
+            }
+        }
+
+        /// The persistent publisher of `config` in one call, as hexkit's
+        /// `construct(config, compacted_topics, topics_not_stored, collection_name)`: connects
+        /// to MongoDB and creates the store's indexes, checks and makes the Kafka producer, and
+        /// refuses a topic both compacted and not stored. The collection is
+        /// `{service_name}PersistedEvents` unless `collection_name` names one.
+        pub async fn construct<C, N>(
+            config: &MongoKafkaConfig,
+            compacted_topics: C,
+            topics_not_stored: N,
+            collection_name: Option<&str>,
+        ) -> Result<PersistentPublisher<MongoEventStore, KafkaPublisher>>
+        where
+            C: IntoIterator,
+            C::Item: Into<String>,
+            N: IntoIterator,
+            N::Item: Into<String>,
+        {
+            let persistent = PersistentConfig::new()
+                .compacted(compacted_topics)
+                .unstored(topics_not_stored);
+            persistent.check()?;
+            let default_collection = format!("{}PersistedEvents", config.service_name);
+            let collection = collection_name.unwrap_or(&default_collection);
+            let publisher = KafkaPublisher::new(&config.kafka)?;
+            let store =
+                MongoEventStore::open(&config.db_connection_str, &config.db_name, collection)
+                    .await?;
+            Ok(PersistentPublisher::new(store, publisher, persistent)?
+                .with_factory(EnvelopeFactory::new(&config.service_name)))
+        }
+    }
 }
 
 /// The relay that moves outbox rows to the broker.
