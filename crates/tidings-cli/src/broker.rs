@@ -68,7 +68,7 @@ mod kafka {
 
     use tidings::{
         DynEventPublisher,
-        kafka::{KafkaAdmin, KafkaConfig, KafkaPublisher, Secret},
+        kafka::{KafkaAdmin, KafkaConfig, KafkaPublisher, Secret, TopicCreation},
     };
 
     use crate::{config::Settings, error::CliError};
@@ -97,9 +97,20 @@ mod kafka {
         servers: &str,
         settings: &Settings,
     ) -> Result<Arc<dyn DynEventPublisher>, CliError> {
-        let publisher = KafkaPublisher::new(&config(servers, settings)).map_err(
-            CliError::tidings(format!("connecting to kafka://{servers}")),
-        )?;
+        let what = || format!("connecting to kafka://{servers}");
+        let config = config(servers, settings);
+        let mut publisher = KafkaPublisher::new(&config).map_err(CliError::tidings(what()))?;
+        let kafka = &settings.kafka;
+        if kafka.create_topics {
+            let creation = TopicCreation::new(
+                kafka.default_topic_partitions.unwrap_or(1),
+                kafka.default_topic_replication_factor.unwrap_or(1),
+            )
+            .map_err(CliError::tidings("kafka topic creation".to_owned()))?;
+            publisher = publisher
+                .with_topic_creation(&config, creation)
+                .map_err(CliError::tidings(what()))?;
+        }
         Ok(Arc::new(publisher))
     }
 

@@ -236,6 +236,12 @@ pub struct KafkaSettings {
     pub ssl_key_password: Option<Secret>,
     /// Any other librdkafka property.
     pub properties: BTreeMap<String, String>,
+    /// Create each topic before the first event sent to it (an existing one is left alone).
+    pub create_topics: bool,
+    /// Partitions of a topic the relay creates (1 when unset).
+    pub default_topic_partitions: Option<i32>,
+    /// Replication factor of a topic the relay creates (1 when unset).
+    pub default_topic_replication_factor: Option<i32>,
 }
 
 /// Where the PostgreSQL outbox lives.

@@ -325,6 +325,7 @@ pub struct EnvelopeFactory {
     router: Option<Arc<dyn TopicRouter>>,
     limits: Limits,
     ids: IdScheme,
+    default_topic: Option<String>,
 }
 
 impl fmt::Debug for EnvelopeFactory {
@@ -334,6 +335,7 @@ impl fmt::Debug for EnvelopeFactory {
             .field("router", &self.router.is_some())
             .field("limits", &self.limits)
             .field("ids", &self.ids)
+            .field("default_topic", &self.default_topic)
             .finish()
     }
 }
@@ -352,7 +354,15 @@ impl EnvelopeFactory {
             router: None,
             limits: Limits::default(),
             ids: IdScheme::default(),
+            default_topic: None,
         }
+    }
+
+    /// Sends messages that name no topic, and that the router (if any) does not place, to
+    /// `topic` (XZepr's `default_topic`) instead of refusing them.
+    pub fn with_default_topic(mut self, topic: impl Into<String>) -> Self {
+        self.default_topic = Some(topic.into());
+        self
     }
 
     /// Makes the ids of messages that keep the default `message_id` in `scheme`.
@@ -388,6 +398,7 @@ impl EnvelopeFactory {
                 .router
                 .as_ref()
                 .and_then(|r| r.topic_for(message_type))
+                .or_else(|| self.default_topic.clone())
                 .ok_or_else(|| Error::NoTopic(message_type.to_owned()))?,
         };
         let payload = message.encode()?;

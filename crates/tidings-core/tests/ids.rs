@@ -1,5 +1,6 @@
-//! Event ids: UUIDv7 by default, ULIDs from a factory set to them (as XZepr's consumers
-//! expect), an id a message gives itself kept either way.
+//! Event ids (UUIDv7 by default, ULIDs from a factory set to them, as XZepr's consumers
+//! expect, an id a message gives itself kept either way) and the default topic of events
+//! that name none.
 
 use tidings_core::{EnvelopeFactory, IdScheme, Message, MessageId};
 
@@ -52,4 +53,34 @@ fn a_factory_set_to_ulids_makes_ulids_and_keeps_a_message_s_own_id() {
     // The scheme is the factory's while it builds, not the thread's afterwards.
     assert!(uuid::Uuid::parse_str(MessageId::new().as_str()).is_ok());
     assert!(is_ulid(MessageId::new_in(IdScheme::Ulid).as_str()));
+}
+
+#[derive(serde::Serialize)]
+struct Unrouted;
+
+impl Message for Unrouted {
+    fn message_type(&self) -> &str {
+        "unrouted"
+    }
+    fn aggregate_id(&self) -> String {
+        "a".to_owned()
+    }
+}
+
+#[test]
+fn an_event_naming_no_topic_goes_to_the_default_topic_or_is_refused() {
+    let refused = EnvelopeFactory::new("svc").envelope(&Unrouted, None);
+    assert!(matches!(refused, Err(tidings_core::Error::NoTopic(_))));
+    let router = |t: &str| (t == "other").then(|| "routed".to_owned());
+    let factory = EnvelopeFactory::new("svc")
+        .with_router(router)
+        .with_default_topic("xzepr.dev.events");
+    let placed = factory
+        .envelope(&Unrouted, None)
+        .expect("the default topic");
+    assert_eq!(placed.topic, "xzepr.dev.events");
+    let named = factory
+        .envelope(&Deployed { id: None }, None)
+        .expect("its own");
+    assert_eq!(named.topic, "deployments");
 }

@@ -53,8 +53,23 @@ impl KafkaAdmin {
     /// Creates `topic` with `partitions` partitions (replication factor 1 unless the broker
     /// decides otherwise); an existing topic is left as it is.
     pub async fn ensure_topic(&self, topic: &str, partitions: i32) -> Result<()> {
+        self.ensure_topic_with(topic, partitions, 1).await
+    }
+
+    /// Creates `topic` with `partitions` partitions held `replication_factor` times; an
+    /// existing topic is left as it is.
+    pub async fn ensure_topic_with(
+        &self,
+        topic: &str,
+        partitions: i32,
+        replication_factor: i32,
+    ) -> Result<()> {
         validate_topic(topic)?;
-        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        let new = NewTopic::new(
+            topic,
+            partitions,
+            TopicReplication::Fixed(replication_factor),
+        );
         let results = self
             .client
             .create_topics([&new], &options())

@@ -20,6 +20,7 @@
 mod admin;
 mod config;
 mod consumer;
+mod creation;
 mod publisher;
 mod record;
 mod security;
@@ -28,6 +29,7 @@ mod source;
 pub use admin::KafkaAdmin;
 pub use config::{KafkaConfig, Secret};
 pub use consumer::{ConsumerConfig, KafkaConsumer};
+pub use creation::TopicCreation;
 pub use publisher::KafkaPublisher;
 pub use record::to_record;
 pub use source::{

@@ -22,7 +22,11 @@ use tidings_core::{
 
 use tracing::warn;
 
-use crate::{KafkaConfig, config::millis};
+use crate::{
+    KafkaConfig,
+    config::millis,
+    creation::{Creator, TopicCreation},
+};
 
 /// Publishes envelopes to Kafka as CloudEvents with an idempotent producer (`acks=all`), the
 /// partition key as the record key.
@@ -46,6 +50,7 @@ pub struct KafkaPublisher {
     prompt_below: usize,
     mode: ContentMode,
     max_message_bytes: usize,
+    creator: Option<Arc<Creator>>,
 }
 
 /// The lingering producer and the prompt one, replaced together.
@@ -116,6 +121,10 @@ impl std::fmt::Debug for KafkaPublisher {
         f.debug_struct("KafkaPublisher")
             .field("mode", &self.mode)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field(
+                "topic_creation",
+                &self.creator.as_ref().map(|c| c.creation()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -150,7 +159,19 @@ impl KafkaPublisher {
             prompt_below: DEFAULT_PROMPT_BELOW,
             mode: ContentMode::Binary,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            creator: None,
         })
+    }
+
+    /// Creates each topic not seen before ahead of its first event, as `creation` says (an
+    /// existing topic is left as it is), through an admin client on the cluster of `config`.
+    pub fn with_topic_creation(
+        mut self,
+        config: &KafkaConfig,
+        creation: TopicCreation,
+    ) -> Result<Self> {
+        self.creator = Some(Arc::new(Creator::new(config, creation)?));
+        Ok(self)
     }
 
     /// Sends batches of fewer than `events` events without lingering (default 64; 0 makes
@@ -316,6 +337,21 @@ fn publish_error(topic: &str, error: KafkaError, size: usize, limit: usize) -> E
 
 impl EventPublisher for KafkaPublisher {
     async fn publish_batch(&self, envelopes: &[Envelope]) -> PublishOutcome {
+        if let Some(creator) = &self.creator
+            && let Err(error) = creator.ensure(envelopes).await
+        {
+            // Nothing was sent: every event of the batch comes back to be retried.
+            let reason = error.to_string();
+            return envelopes
+                .iter()
+                .map(|e| {
+                    Err(Error::unavailable(format!(
+                        "topic {} not created: {reason}",
+                        e.topic
+                    )))
+                })
+                .collect();
+        }
         let mut failed_keys: HashSet<&str> = HashSet::new();
         // `None` while the record is in flight.
         let mut outcome: Vec<Option<Result<()>>> = Vec::with_capacity(envelopes.len());
