@@ -74,31 +74,9 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> String {
 pub(crate) fn record_from_row(row: &SqliteRow) -> Result<OutboxRecord> {
     let corrupt = |column: &str| Error::corrupt("outbox row", format!("bad {column}"));
     let get_text = |name: &str| row.try_get::<String, _>(name).map_err(classify);
-    let time_text = get_text("event_time")?;
-    let time = DateTime::parse_from_rfc3339(&time_text)
-        .map_err(|_| corrupt("event_time"))?
-        .with_timezone(&Utc);
-    let extensions =
-        serde_json::from_str(&get_text("extensions")?).map_err(|_| corrupt("extensions"))?;
     let status = RecordStatus::parse(&get_text("status")?).ok_or_else(|| corrupt("status"))?;
-    let mut envelope = Envelope::new(
-        get_text("topic")?,
-        get_text("partition_key")?,
-        get_text("message_type")?,
-        get_text("content_type")?,
-        row.try_get::<Vec<u8>, _>("payload").map_err(classify)?,
-    );
-    envelope.id = MessageId::from(get_text("id")?);
-    envelope.source = get_text("source")?;
-    envelope.time = time;
-    envelope.subject = row.try_get("subject").map_err(classify)?;
-    envelope.data_schema = row.try_get("data_schema").map_err(classify)?;
-    envelope.extensions = extensions;
-    envelope.correlation_id = row.try_get("correlation_id").map_err(classify)?;
-    envelope.causation_id = row.try_get("causation_id").map_err(classify)?;
-    envelope.traceparent = row.try_get("traceparent").map_err(classify)?;
     Ok(OutboxRecord::new(
-        envelope,
+        envelope_from_row(row, "id", "outbox row")?,
         row.try_get("sequence").map_err(classify)?,
         status,
         row.try_get::<i64, _>("attempts")
@@ -108,6 +86,36 @@ pub(crate) fn record_from_row(row: &SqliteRow) -> Result<OutboxRecord> {
         row.try_get("last_error").map_err(classify)?,
         from_micros(row.try_get("created_at").map_err(classify)?),
     ))
+}
+
+/// The envelope of a row of the outbox or of the persistent publisher's table, its id in
+/// column `id_column`; `what` names the row in a corruption error.
+pub(crate) fn envelope_from_row(row: &SqliteRow, id_column: &str, what: &str) -> Result<Envelope> {
+    let corrupt = |column: &str| Error::corrupt(what, format!("bad {column}"));
+    let get_text = |name: &str| row.try_get::<String, _>(name).map_err(classify);
+    let time_text = get_text("event_time")?;
+    let time = DateTime::parse_from_rfc3339(&time_text)
+        .map_err(|_| corrupt("event_time"))?
+        .with_timezone(&Utc);
+    let extensions =
+        serde_json::from_str(&get_text("extensions")?).map_err(|_| corrupt("extensions"))?;
+    let mut envelope = Envelope::new(
+        get_text("topic")?,
+        get_text("partition_key")?,
+        get_text("message_type")?,
+        get_text("content_type")?,
+        row.try_get::<Vec<u8>, _>("payload").map_err(classify)?,
+    );
+    envelope.id = MessageId::from(get_text(id_column)?);
+    envelope.source = get_text("source")?;
+    envelope.time = time;
+    envelope.subject = row.try_get("subject").map_err(classify)?;
+    envelope.data_schema = row.try_get("data_schema").map_err(classify)?;
+    envelope.extensions = extensions;
+    envelope.correlation_id = row.try_get("correlation_id").map_err(classify)?;
+    envelope.causation_id = row.try_get("causation_id").map_err(classify)?;
+    envelope.traceparent = row.try_get("traceparent").map_err(classify)?;
+    Ok(envelope)
 }
 
 impl SqliteBackend {

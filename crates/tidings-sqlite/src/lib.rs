@@ -27,10 +27,12 @@
 
 mod backend;
 mod error;
+mod event_store;
 mod inspect;
 mod migrate;
 
 pub use backend::SqliteBackend;
+pub use event_store::{EVENT_STORE_SQL, SqliteEventStore};
 
 /// The native transaction a handler writes its own data with.
 pub type SqliteTransaction = sqlx::Transaction<'static, sqlx::Sqlite>;

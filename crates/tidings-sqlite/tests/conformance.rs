@@ -1,11 +1,12 @@
-//! The shared conformance suite against SQLite, a fresh database file per case (in a directory
-//! removed after the case). Each case is a named test:
+//! The shared conformance suite and the persistent publisher's suite against SQLite, a fresh
+//! database file per case (in a directory removed after the case). Each case is a named test:
 //! `cargo test -p tidings-sqlite --test conformance late_commit`.
 
 use std::process::ExitCode;
 
 use tidings_core::{Error, Result};
-use tidings_sqlite::{SqliteBackend, SqliteTransaction};
+use tidings_memory::MemoryBroker;
+use tidings_sqlite::{SqliteBackend, SqliteEventStore, SqliteTransaction};
 use tidings_testkit::{Capabilities, MarkerStore, Suite};
 
 fn driver(error: sqlx::Error) -> Error {
@@ -75,6 +76,22 @@ async fn fresh() -> Sqlite {
     Sqlite(backend)
 }
 
+/// A persistent store in a fresh database; the broker is the in-memory one, the store being
+/// what the suite checks here.
+async fn fresh_store() -> (SqliteEventStore, MemoryBroker) {
+    let Sqlite(backend) = fresh().await;
+    let store = SqliteEventStore::new(&backend);
+    store.migrate().await.expect("migrate the event store");
+    (store, MemoryBroker::new())
+}
+
+async fn remove_store(store: SqliteEventStore, _: MemoryBroker) {
+    Sqlite(SqliteBackend::from_pool(store.pool().clone())).clean_up().await;
+}
+
 fn main() -> ExitCode {
-    Suite::new().conformance(fresh).run()
+    Suite::new()
+        .conformance(fresh)
+        .persistent(fresh_store, remove_store)
+        .run()
 }
