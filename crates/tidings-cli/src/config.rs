@@ -118,13 +118,15 @@ pub struct RelaySettings {
     /// How long claimed rows stay leased (`30s`).
     #[serde(with = "duration")]
     pub lease: Duration,
-    /// How long to wait between polls when no wake-up comes (`500ms`).
+    /// How long to wait between polls when no wake-up comes (`500ms`; also read as
+    /// `poll_interval_seconds`, HuleEdu's name, in seconds).
     #[serde(with = "duration")]
     pub poll_interval: Duration,
-    /// How long to wait after a failed batch before the next try (`2s`).
+    /// How long to wait after a failed batch before the next try (`2s`; also read as
+    /// `error_retry_interval_seconds`).
     #[serde(with = "duration")]
     pub error_retry_interval: Duration,
-    /// Whether the relay records its `outbox_*` metrics.
+    /// Whether the relay records its `outbox_*` metrics (also read as `enable_metrics`).
     pub metrics: bool,
     /// How long published rows are kept (`7d`), or `off`.
     #[serde(with = "optional_duration")]
@@ -169,7 +171,6 @@ impl Default for RelaySettings {
 #[serde(deny_unknown_fields, default)]
 pub struct RetrySettings {
     /// Attempts before a row goes to dead letters (also read as `max_retries`).
-    #[serde(alias = "max_retries")]
     pub max_attempts: u32,
     /// Delay after the first failure.
     #[serde(with = "duration")]
@@ -347,7 +348,7 @@ pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Settings, CliError> {
                 file.display()
             )));
         }
-        figment = figment.merge(Toml::file(file));
+        figment = merge_file(figment, file)?;
     }
     let service_variables = SERVICE_VARIABLES.map(str::to_ascii_lowercase);
     let service_variables: Vec<&str> = service_variables.iter().map(String::as_str).collect();
@@ -356,7 +357,8 @@ pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Settings, CliError> {
         .merge(
             Env::prefixed("TIDINGS_")
                 .split("__")
-                .ignore(&service_variables),
+                .ignore(&service_variables)
+                .map(|key| own_name(key.as_str()).into()),
         )
         .merge(
             Env::prefixed("KAFKA_")
@@ -368,6 +370,62 @@ pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Settings, CliError> {
     figment
         .extract()
         .map_err(|error| CliError::Config(one_line(&error)))
+}
+
+/// The relay settings by the names HuleEdu's users know, and the keys they are.
+const HULEEDU_NAMES: [(&str, &str); 4] = [
+    ("relay.poll_interval_seconds", "relay.poll_interval"),
+    (
+        "relay.error_retry_interval_seconds",
+        "relay.error_retry_interval",
+    ),
+    ("relay.enable_metrics", "relay.metrics"),
+    ("relay.retry.max_retries", "relay.retry.max_attempts"),
+];
+
+/// `key` under its own name when it is one of [`HULEEDU_NAMES`].
+fn own_name(key: &str) -> String {
+    HULEEDU_NAMES
+        .iter()
+        .find(|(theirs, _)| key.eq_ignore_ascii_case(theirs))
+        .map_or_else(|| key.to_owned(), |(_, ours)| (*ours).to_owned())
+}
+
+/// Merges the TOML `file`; one that uses HuleEdu's names is read with them renamed (each
+/// layer is renamed on its own, so the environment still wins over the file).
+fn merge_file(figment: Figment, file: &Path) -> Result<Figment, CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Config(format!("config file {}: {e}", file.display())))?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e| CliError::Config(format!("config file {}: {e}", file.display())))?;
+    if !rename_huleedu_keys(&mut table) {
+        return Ok(figment.merge(Toml::file(file)));
+    }
+    Ok(figment.merge(Serialized::defaults(table)))
+}
+
+/// Renames HuleEdu's keys in `table`; whether there were any.
+fn rename_huleedu_keys(table: &mut toml::Table) -> bool {
+    let mut renamed = false;
+    for (theirs, ours) in HULEEDU_NAMES {
+        let (theirs_path, ours_path): (Vec<&str>, Vec<&str>) =
+            (theirs.split('.').collect(), ours.split('.').collect());
+        let (parent, leaf) = theirs_path.split_at(theirs_path.len() - 1);
+        let mut node = Some(&mut *table);
+        for part in parent {
+            node = node
+                .and_then(|t| t.get_mut(*part))
+                .and_then(toml::Value::as_table_mut);
+        }
+        if let Some(node) = node
+            && let Some(value) = node.remove(leaf[0])
+        {
+            node.insert(ours_path[ours_path.len() - 1].to_owned(), value);
+            renamed = true;
+        }
+    }
+    renamed
 }
 
 /// `KAFKA_PROPERTY_LINGER_MS=1` as the property `linger.ms`, as `KafkaConfig::from_env` reads it.
@@ -412,10 +470,35 @@ mod duration {
         s.serialize_str(&humantime::format_duration(*value).to_string())
     }
 
+    /// A duration as text (`30s`), or a number of seconds (`2.0`, as HuleEdu's settings give
+    /// them).
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Seconds(f64),
+        Text(String),
+    }
+
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
+        let text = match Given::deserialize(d)? {
+            Given::Seconds(seconds) => return seconds_of(seconds, &seconds.to_string()),
+            Given::Text(text) => text,
+        };
+        if let Ok(seconds) = text.trim().parse::<f64>() {
+            return seconds_of(seconds, &text);
+        }
         humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!("{text:?} is not a duration like 30s or 500ms: {e}"))
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration like 30s or 500ms, or a number of seconds: {e}"
+            ))
+        })
+    }
+
+    fn seconds_of<E: serde::de::Error>(seconds: f64, shown: &str) -> Result<Duration, E> {
+        Duration::try_from_secs_f64(seconds).map_err(|_| {
+            E::custom(format!(
+                "{shown:?} is not a number of seconds a duration can be"
+            ))
         })
     }
 }
@@ -446,5 +529,35 @@ mod optional_duration {
         humantime::parse_duration(&text).map(Some).map_err(|e| {
             serde::de::Error::custom(format!("{text:?} is neither a duration nor off: {e}"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_reads_huleedu_s_names_and_seconds() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("tidings.toml");
+        std::fs::write(
+            &file,
+            "[relay]\npoll_interval_seconds = 2.0\nbatch_size = 50\n\
+             error_retry_interval_seconds = 60\nenable_metrics = false\n\
+             [relay.retry]\nmax_retries = 10\n",
+        )
+        .expect("write");
+        let settings = load(Some(&file), &Flags::default()).expect("valid settings");
+        let relay = &settings.relay;
+        assert_eq!(relay.poll_interval, Duration::from_secs(2));
+        assert_eq!(relay.error_retry_interval, Duration::from_secs(60));
+        assert_eq!(
+            (relay.batch_size, relay.metrics, relay.retry.max_attempts),
+            (50, false, 10)
+        );
+
+        std::fs::write(&file, "[relay]\npoll_interval = \"-1\"\n").expect("write");
+        let error = load(Some(&file), &Flags::default()).expect_err("a negative duration");
+        assert!(error.to_string().contains("poll_interval"), "{error}");
     }
 }

@@ -128,7 +128,13 @@ fn stored_from_row(row: &SqliteRow) -> Result<StoredEvent> {
 impl EventStore for SqliteEventStore {
     async fn store(&self, events: &[StoredEvent]) -> Result<()> {
         // One `created` for the batch, in one transaction: the copies were stored at once.
-        let created = micros(events.iter().map(|e| e.created).max().unwrap_or_else(Utc::now));
+        let created = micros(
+            events
+                .iter()
+                .map(|e| e.created)
+                .max()
+                .unwrap_or_else(Utc::now),
+        );
         let mut transaction = self.pool.begin().await.map_err(classify)?;
         for event in events {
             let extensions = serde_json::to_string(&event.envelope.extensions)
@@ -164,7 +170,9 @@ impl EventStore for SqliteEventStore {
         let (after_created, after_id) = query
             .after
             .clone()
-            .map_or((None, String::new()), |(created, id)| (Some(micros(created)), id));
+            .map_or((None, String::new()), |(created, id)| {
+                (Some(micros(created)), id)
+            });
         let rows = sqlx::query(PAGE)
             .bind(query.unpublished_only)
             .bind(after_created)

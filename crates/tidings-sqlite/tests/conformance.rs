@@ -86,7 +86,9 @@ async fn fresh_store() -> (SqliteEventStore, MemoryBroker) {
 }
 
 async fn remove_store(store: SqliteEventStore, _: MemoryBroker) {
-    Sqlite(SqliteBackend::from_pool(store.pool().clone())).clean_up().await;
+    Sqlite(SqliteBackend::from_pool(store.pool().clone()))
+        .clean_up()
+        .await;
 }
 
 fn main() -> ExitCode {
