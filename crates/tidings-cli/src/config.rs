@@ -399,14 +399,15 @@ fn merge_file(figment: Figment, file: &Path) -> Result<Figment, CliError> {
     let mut table: toml::Table = text
         .parse()
         .map_err(|e| CliError::Config(format!("config file {}: {e}", file.display())))?;
-    if !rename_huleedu_keys(&mut table) {
+    if !rename_huleedu_keys(&mut table)? {
         return Ok(figment.merge(Toml::file(file)));
     }
     Ok(figment.merge(Serialized::defaults(table)))
 }
 
-/// Renames HuleEdu's keys in `table`; whether there were any.
-fn rename_huleedu_keys(table: &mut toml::Table) -> bool {
+/// Renames HuleEdu's keys in `table`; whether there were any. A table holding both names of
+/// one setting is refused: which was meant cannot be known.
+fn rename_huleedu_keys(table: &mut toml::Table) -> Result<bool, CliError> {
     let mut renamed = false;
     for (theirs, ours) in HULEEDU_NAMES {
         let (theirs_path, ours_path): (Vec<&str>, Vec<&str>) =
@@ -418,14 +419,20 @@ fn rename_huleedu_keys(table: &mut toml::Table) -> bool {
                 .and_then(|t| t.get_mut(*part))
                 .and_then(toml::Value::as_table_mut);
         }
+        let ours_leaf = ours_path[ours_path.len() - 1];
         if let Some(node) = node
             && let Some(value) = node.remove(leaf[0])
         {
-            node.insert(ours_path[ours_path.len() - 1].to_owned(), value);
+            if node.contains_key(ours_leaf) {
+                return Err(CliError::Config(format!(
+                    "{theirs} and {ours} are one setting: give one of them"
+                )));
+            }
+            node.insert(ours_leaf.to_owned(), value);
             renamed = true;
         }
     }
-    renamed
+    Ok(renamed)
 }
 
 /// `KAFKA_PROPERTY_LINGER_MS=1` as the property `linger.ms`, as `KafkaConfig::from_env` reads it.
@@ -474,13 +481,18 @@ mod duration {
     /// them).
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Given {
+    pub(super) enum Given {
         Seconds(f64),
         Text(String),
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = match Given::deserialize(d)? {
+        parse(Given::deserialize(d)?)
+    }
+
+    /// The duration `given` is.
+    pub(super) fn parse<E: serde::de::Error>(given: Given) -> Result<Duration, E> {
+        let text = match given {
             Given::Seconds(seconds) => return seconds_of(seconds, &seconds.to_string()),
             Given::Text(text) => text,
         };
@@ -488,7 +500,7 @@ mod duration {
             return seconds_of(seconds, &text);
         }
         humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
+            E::custom(format!(
                 "{text:?} is not a duration like 30s or 500ms, or a number of seconds: {e}"
             ))
         })
@@ -522,13 +534,13 @@ mod optional_duration {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(d)?;
-        if text == "off" {
-            return Ok(None);
+        use super::duration::{Given, parse};
+        match Given::deserialize(d)? {
+            Given::Text(text) if text == "off" => Ok(None),
+            given => parse(given)
+                .map(Some)
+                .map_err(|e: D::Error| serde::de::Error::custom(format!("{e} (or off)"))),
         }
-        humantime::parse_duration(&text).map(Some).map_err(|e| {
-            serde::de::Error::custom(format!("{text:?} is neither a duration nor off: {e}"))
-        })
     }
 }
 
@@ -559,5 +571,15 @@ mod tests {
         std::fs::write(&file, "[relay]\npoll_interval = \"-1\"\n").expect("write");
         let error = load(Some(&file), &Flags::default()).expect_err("a negative duration");
         assert!(error.to_string().contains("poll_interval"), "{error}");
+        std::fs::write(
+            &file,
+            "[relay]\npoll_interval = \"1s\"\npoll_interval_seconds = 2\nretention = 3600\n",
+        )
+        .expect("write");
+        let error = load(Some(&file), &Flags::default()).expect_err("both names");
+        assert!(error.to_string().contains("are one setting"), "{error}");
+        std::fs::write(&file, "[relay]\nretention = 3600\n").expect("write");
+        let settings = load(Some(&file), &Flags::default()).expect("seconds for a retention");
+        assert_eq!(settings.relay.retention, Some(Duration::from_secs(3600)));
     }
 }

@@ -42,6 +42,18 @@ fn with_scheme<T>(scheme: IdScheme, build: impl FnOnce() -> T) -> T {
     build()
 }
 
+/// A ULID greater than the last one this process made (a plain `Ulid::new` is random within
+/// its millisecond), so that ULIDs keep the order they were made in, as UUIDv7s do.
+fn next_ulid() -> ulid::Ulid {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Overflow takes 2^80 ids in one millisecond; a fresh one is then the best there is.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
+
 impl MessageId {
     /// A new time-ordered id: a UUIDv7, or a ULID while a factory set to ULIDs builds an
     /// envelope.
@@ -53,7 +65,7 @@ impl MessageId {
     pub fn new_in(scheme: IdScheme) -> Self {
         match scheme {
             IdScheme::UuidV7 => Self(Uuid::now_v7().to_string()),
-            IdScheme::Ulid => Self(ulid::Ulid::new().to_string()),
+            IdScheme::Ulid => Self(next_ulid().to_string()),
         }
     }
 

@@ -74,7 +74,8 @@ pub trait Message: Serialize + Send + Sync {
         None
     }
 
-    /// Id of this event; a new UUIDv7 by default. Override to derive a deterministic id.
+    /// Id of this event; by default a new one in the factory's [`IdScheme`](crate::IdScheme)
+    /// (a UUIDv7 unless set to ULIDs). Override to derive a deterministic id.
     fn message_id(&self) -> MessageId {
         MessageId::new()
     }

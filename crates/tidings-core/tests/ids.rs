@@ -45,13 +45,23 @@ fn a_factory_set_to_ulids_makes_ulids_and_keeps_a_message_s_own_id() {
         )
         .expect("envelope");
     assert_eq!(own.id.as_str(), "given-1");
+    // The scheme is the factory's while it builds, not the thread's afterwards.
+    assert!(uuid::Uuid::parse_str(MessageId::new().as_str()).is_ok());
+    let ordered: Vec<String> = (0..200)
+        .map(|_| {
+            let made = ulids.envelope(&Deployed { id: None }, None);
+            made.expect("envelope").id.to_string()
+        })
+        .collect();
+    assert!(
+        ordered.windows(2).all(|w| w[0] < w[1]),
+        "ULIDs out of the order they were made"
+    );
 
     let default = EnvelopeFactory::new("svc").envelope(&Deployed { id: None }, None);
     let id = default.expect("envelope").id;
     let uuid = uuid::Uuid::parse_str(id.as_str()).expect("a UUID");
     assert_eq!(uuid.get_version_num(), 7);
-    // The scheme is the factory's while it builds, not the thread's afterwards.
-    assert!(uuid::Uuid::parse_str(MessageId::new().as_str()).is_ok());
     assert!(is_ulid(MessageId::new_in(IdScheme::Ulid).as_str()));
 }
 
@@ -83,4 +93,21 @@ fn an_event_naming_no_topic_goes_to_the_default_topic_or_is_refused() {
         .envelope(&Deployed { id: None }, None)
         .expect("its own");
     assert_eq!(named.topic, "deployments");
+    let routed = factory.envelope(&Other, None).expect("the router's");
+    assert_eq!(
+        routed.topic, "routed",
+        "the router comes before the default topic"
+    );
+}
+
+#[derive(serde::Serialize)]
+struct Other;
+
+impl Message for Other {
+    fn message_type(&self) -> &str {
+        "other"
+    }
+    fn aggregate_id(&self) -> String {
+        "a".to_owned()
+    }
 }

@@ -107,3 +107,36 @@ fn lenient_decoding_still_refuses_what_it_cannot_mend() {
     let error = cloudevents::decode_lenient(&record(&clash, true)).expect_err("a clash");
     assert!(error.to_string().contains("apiversion"), "{error}");
 }
+
+#[test]
+fn lenient_decoding_keeps_base64_data_and_reads_binary_records_strictly() {
+    let mut envelope = tidings_core::Envelope::new(
+        "t",
+        "k",
+        "bytes.sent",
+        "application/octet-stream",
+        vec![0u8, 159, 146, 150],
+    );
+    envelope.source = "svc".into();
+    let structured = cloudevents::encode_structured(&envelope).expect("structured");
+    let read = cloudevents::decode_lenient(&structured).expect("lenient");
+    assert_eq!(
+        read.envelope.payload, envelope.payload,
+        "data_base64 was renamed"
+    );
+    assert!(read.normalised.is_empty(), "{:?}", read.normalised);
+
+    // A binary-mode event whose payload is itself an XZepr document stays that payload.
+    let mut carrier = tidings_core::Envelope::new(
+        "t",
+        "k",
+        "forwarded",
+        "application/json",
+        DOCUMENTS[0].1.as_bytes().to_vec(),
+    );
+    carrier.source = "svc".into();
+    let binary = cloudevents::encode_binary(&carrier);
+    let read = cloudevents::decode_lenient(&binary).expect("binary");
+    assert_eq!(read.envelope.message_type, "forwarded");
+    assert_eq!(read.envelope.payload, carrier.payload);
+}

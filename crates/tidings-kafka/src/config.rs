@@ -187,12 +187,17 @@ impl KafkaConfig {
     /// first, then `defaults`, then the extra properties, so a user's property always wins.
     pub(crate) fn client_config(&self, defaults: &[(&str, String)]) -> Result<ClientConfig> {
         self.validate()?;
+        // librdkafka compares mechanisms case-sensitively: `scram-sha-512` is sent as it knows it.
+        let mechanism = self
+            .sasl_mechanism
+            .as_deref()
+            .map(crate::security::canonical_mechanism);
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap_servers);
         config.set("client.id", &self.client_id);
         let optional = [
             ("security.protocol", self.security_protocol.as_deref()),
-            ("sasl.mechanism", self.sasl_mechanism.as_deref()),
+            ("sasl.mechanism", mechanism.as_deref()),
             ("sasl.username", self.sasl_username.as_deref()),
             (
                 "sasl.password",
@@ -210,7 +215,8 @@ impl KafkaConfig {
             ),
         ];
         for (name, value) in optional {
-            if let Some(value) = value {
+            // An empty value (an empty variable) is no setting.
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
                 config.set(name, value);
             }
         }

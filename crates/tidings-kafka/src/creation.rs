@@ -3,7 +3,7 @@
 //! once per publisher.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Mutex, PoisonError},
 };
 
@@ -63,8 +63,9 @@ impl Creator {
     }
 
     /// Makes sure every topic of `envelopes` exists, asking the cluster only for topics not
-    /// seen before.
-    pub(crate) async fn ensure(&self, envelopes: &[Envelope]) -> Result<()> {
+    /// seen before; returns the topics that could not be made, each with why, so that only
+    /// their events fail.
+    pub(crate) async fn ensure(&self, envelopes: &[Envelope]) -> HashMap<String, String> {
         let unknown: Vec<String> = {
             let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
             let mut unknown: Vec<String> = envelopes
@@ -77,19 +78,28 @@ impl Creator {
             unknown.dedup();
             unknown
         };
+        let mut failed = HashMap::new();
         for topic in unknown {
-            self.admin
+            let made = self
+                .admin
                 .ensure_topic_with(
                     &topic,
                     self.creation.partitions,
                     self.creation.replication_factor,
                 )
-                .await?;
-            self.known
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(topic);
+                .await;
+            match made {
+                Ok(()) => {
+                    self.known
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(topic);
+                }
+                Err(error) => {
+                    failed.insert(topic, error.to_string());
+                }
+            }
         }
-        Ok(())
+        failed
     }
 }

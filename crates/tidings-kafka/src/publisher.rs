@@ -337,21 +337,12 @@ fn publish_error(topic: &str, error: KafkaError, size: usize, limit: usize) -> E
 
 impl EventPublisher for KafkaPublisher {
     async fn publish_batch(&self, envelopes: &[Envelope]) -> PublishOutcome {
-        if let Some(creator) = &self.creator
-            && let Err(error) = creator.ensure(envelopes).await
-        {
-            // Nothing was sent: every event of the batch comes back to be retried.
-            let reason = error.to_string();
-            return envelopes
-                .iter()
-                .map(|e| {
-                    Err(Error::unavailable(format!(
-                        "topic {} not created: {reason}",
-                        e.topic
-                    )))
-                })
-                .collect();
-        }
+        // A topic that could not be made fails its own events (and the rest of their keys),
+        // not the batch.
+        let uncreated = match &self.creator {
+            Some(creator) => creator.ensure(envelopes).await,
+            None => Default::default(),
+        };
         let mut failed_keys: HashSet<&str> = HashSet::new();
         // `None` while the record is in flight.
         let mut outcome: Vec<Option<Result<()>>> = Vec::with_capacity(envelopes.len());
@@ -369,6 +360,15 @@ impl EventPublisher for KafkaPublisher {
                 outcome.push(Some(Err(Error::Publish {
                     topic: envelope.topic.clone(),
                     source: "not sent: an earlier event of the same key was refused".into(),
+                })));
+                continue;
+            }
+            if let Some(reason) = uncreated.get(&envelope.topic) {
+                failed_keys.insert(envelope.key.as_str());
+                outcome.push(Some(Err(Error::Publish {
+                    topic: envelope.topic.clone(),
+                    source: format!("topic {} could not be created: {reason}", envelope.topic)
+                        .into(),
                 })));
                 continue;
             }

@@ -15,9 +15,63 @@ fn refuse(message: String) -> Error {
     Error::Configuration(message)
 }
 
+/// The security settings as librdkafka will get them: the typed fields, then the extra
+/// properties over them (they win in the client too); empty values are unset.
+struct Effective {
+    protocol: Option<String>,
+    mechanism: Option<String>,
+    username: bool,
+    password: bool,
+    ca: Option<String>,
+    certificate: Option<String>,
+    key: Option<String>,
+    /// A certificate or key given inline (`ssl.certificate.pem`, `ssl.key.pem`).
+    certificate_pem: bool,
+    key_pem: bool,
+    oauth_method: Option<String>,
+}
+
+impl Effective {
+    fn of(config: &KafkaConfig) -> Self {
+        let property = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| config.properties.get(*n))
+                .filter(|v| !v.is_empty())
+                .cloned()
+        };
+        let typed = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+        Self {
+            protocol: property(&["security.protocol"]).or_else(|| typed(&config.security_protocol)),
+            mechanism: property(&["sasl.mechanism", "sasl.mechanisms"])
+                .or_else(|| typed(&config.sasl_mechanism)),
+            username: property(&["sasl.username"]).is_some()
+                || typed(&config.sasl_username).is_some(),
+            password: property(&["sasl.password"]).is_some()
+                || config
+                    .sasl_password
+                    .as_ref()
+                    .is_some_and(|p| !p.expose().is_empty()),
+            ca: property(&["ssl.ca.location"]).or_else(|| typed(&config.ssl_ca_location)),
+            certificate: property(&["ssl.certificate.location"])
+                .or_else(|| typed(&config.ssl_certificate_location)),
+            key: property(&["ssl.key.location"]).or_else(|| typed(&config.ssl_key_location)),
+            certificate_pem: property(&["ssl.certificate.pem"]).is_some(),
+            key_pem: property(&["ssl.key.pem"]).is_some(),
+            oauth_method: property(&["sasl.oauthbearer.method"]),
+        }
+    }
+}
+
+/// The canonical name librdkafka compares against (it compares case-sensitively).
+pub(crate) fn canonical_mechanism(given: &str) -> String {
+    given.to_ascii_uppercase()
+}
+
 /// Checks the protocol, the SASL mechanism and its credentials, and the SSL files.
 pub(crate) fn check(config: &KafkaConfig) -> Result<()> {
-    let protocol = match config.security_protocol.as_deref() {
+    let effective = Effective::of(config);
+    let protocol = match effective.protocol.as_deref() {
         None => "plaintext".to_owned(),
         Some(given) => {
             let lower = given.to_ascii_lowercase();
@@ -30,13 +84,13 @@ pub(crate) fn check(config: &KafkaConfig) -> Result<()> {
             lower
         }
     };
-    check_sasl(config, &protocol)?;
-    check_ssl(config, &protocol)
+    check_sasl(&effective, &protocol)?;
+    check_ssl(&effective, &protocol)
 }
 
-fn check_sasl(config: &KafkaConfig, protocol: &str) -> Result<()> {
+fn check_sasl(config: &Effective, protocol: &str) -> Result<()> {
     let sasl = protocol.starts_with("sasl_");
-    let Some(given) = config.sasl_mechanism.as_deref() else {
+    let Some(given) = config.mechanism.as_deref() else {
         return match sasl {
             true => Err(refuse(format!(
                 "security protocol {protocol} needs a SASL mechanism ({})",
@@ -45,7 +99,7 @@ fn check_sasl(config: &KafkaConfig, protocol: &str) -> Result<()> {
             false => Ok(()),
         };
     };
-    let mechanism = given.to_ascii_uppercase();
+    let mechanism = canonical_mechanism(given);
     if mechanism == "GSSAPI" {
         return Err(refuse(
             "SASL mechanism GSSAPI (Kerberos) is not supported: Tidings' librdkafka is built \
@@ -65,13 +119,22 @@ fn check_sasl(config: &KafkaConfig, protocol: &str) -> Result<()> {
              not {protocol}"
         )));
     }
-    let needs_credentials = mechanism != "OAUTHBEARER";
+    if mechanism == "OAUTHBEARER" {
+        return match config.oauth_method.as_deref() {
+            Some(method) if method.eq_ignore_ascii_case("oidc") => Err(refuse(
+                "sasl.oauthbearer.method oidc is not supported: Tidings' librdkafka is built \
+                 without curl; give a token through sasl.oauthbearer.config"
+                    .to_owned(),
+            )),
+            _ => Ok(()),
+        };
+    }
     let missing = [
-        ("sasl username", config.sasl_username.is_none()),
-        ("sasl password", config.sasl_password.is_none()),
+        ("sasl username", config.username),
+        ("sasl password", config.password),
     ]
     .into_iter()
-    .find(|(_, missing)| needs_credentials && *missing);
+    .find(|(_, given)| !given);
     match missing {
         Some((setting, _)) => Err(refuse(format!(
             "SASL mechanism {mechanism} needs a {setting}"
@@ -80,11 +143,11 @@ fn check_sasl(config: &KafkaConfig, protocol: &str) -> Result<()> {
     }
 }
 
-fn check_ssl(config: &KafkaConfig, protocol: &str) -> Result<()> {
+fn check_ssl(config: &Effective, protocol: &str) -> Result<()> {
     let files = [
-        ("ssl CA location", &config.ssl_ca_location),
-        ("ssl certificate location", &config.ssl_certificate_location),
-        ("ssl key location", &config.ssl_key_location),
+        ("ssl CA location", &config.ca),
+        ("ssl certificate location", &config.certificate),
+        ("ssl key location", &config.key),
     ];
     let tls = protocol.ends_with("ssl");
     for (setting, path) in files {
@@ -95,11 +158,17 @@ fn check_ssl(config: &KafkaConfig, protocol: &str) -> Result<()> {
                  (ssl or sasl_ssl)"
             )));
         }
-        if !Path::new(path).is_file() {
+        // librdkafka takes a directory of CA certificates, or `probe` for the system's, too.
+        let is_ca = setting == "ssl CA location";
+        let found =
+            Path::new(path).is_file() || (is_ca && (path == "probe" || Path::new(path).is_dir()));
+        if !found {
             return Err(refuse(format!("{setting} {path:?} is not a readable file")));
         }
     }
-    if config.ssl_key_location.is_some() != config.ssl_certificate_location.is_some() {
+    let has_key = config.key.is_some() || config.key_pem;
+    let has_certificate = config.certificate.is_some() || config.certificate_pem;
+    if has_key != has_certificate {
         return Err(refuse(
             "ssl key location and ssl certificate location go together: a client certificate \
              needs its key"
@@ -152,6 +221,42 @@ mod tests {
         let mut no_mechanism = config();
         no_mechanism.security_protocol = Some("SASL_SSL".into());
         assert!(refused(&no_mechanism).contains("needs a SASL mechanism"));
+    }
+
+    #[test]
+    fn properties_count_as_librdkafka_sees_them_and_empty_values_are_unset() {
+        let mut by_property = config();
+        by_property.security_protocol = Some("sasl_ssl".into());
+        by_property
+            .properties
+            .insert("sasl.mechanisms".into(), "SCRAM-SHA-256".into());
+        by_property
+            .properties
+            .insert("sasl.username".into(), "svc".into());
+        by_property
+            .properties
+            .insert("sasl.password".into(), "pw".into());
+        check(&by_property).expect("the mechanism and credentials as properties");
+        let mut empty = config();
+        empty.ssl_ca_location = Some(String::new());
+        check(&empty).expect("an empty CA location is unset");
+        let mut probe = config();
+        probe.security_protocol = Some("ssl".into());
+        probe.ssl_ca_location = Some("probe".into());
+        check(&probe).expect("probe");
+        probe.ssl_ca_location = Some(std::env::temp_dir().display().to_string());
+        check(&probe).expect("a directory of CA certificates");
+        let mut oidc = config();
+        oidc.security_protocol = Some("sasl_ssl".into());
+        oidc.sasl_mechanism = Some("OAUTHBEARER".into());
+        oidc.properties
+            .insert("sasl.oauthbearer.method".into(), "oidc".into());
+        assert!(refused(&oidc).contains("oidc is not supported"));
+        let mut back_to_plain = config().with_sasl("sasl_ssl", "PLAIN", "u", Secret::new("p"));
+        back_to_plain
+            .properties
+            .insert("security.protocol".into(), "plaintext".into());
+        assert!(refused(&back_to_plain).contains("needs security protocol sasl_plaintext"));
     }
 
     #[test]

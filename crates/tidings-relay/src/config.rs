@@ -18,8 +18,9 @@ pub struct RelayConfig {
     pub lease: Duration,
     /// How long to wait between polls when no notification arrives.
     pub poll_interval: Duration,
-    /// How long to wait after a batch failed (the database or the broker down) before the
-    /// next try; notifications do not cut it short.
+    /// How long to wait after a batch could not be claimed or settled (the database down)
+    /// before the next try; notifications do not cut it short. Events the broker refuses are
+    /// retried by row, with the retry policy's backoff.
     pub error_retry_interval: Duration,
     /// Whether the relay records its metrics (`outbox_*`); off, it records none and runs no
     /// queue-depth count.

@@ -52,9 +52,23 @@ const STORE: &str = "INSERT INTO tidings_published_events (storage_id, event_id,
      correlation_id = excluded.correlation_id, causation_id = excluded.causation_id, \
      traceparent = excluded.traceparent, created = excluded.created, published = 0";
 
-const PAGE: &str = "SELECT * FROM tidings_published_events \
-     WHERE (?1 = 0 OR published = 0) AND (?2 IS NULL OR (created, storage_id) > (?2, ?3)) \
-     ORDER BY created, storage_id LIMIT ?4";
+/// A page's statement: all copies or unpublished ones, from the start or after a copy. Four
+/// statements rather than one with `OR`s, so that each can walk its index from where it is.
+fn page_sql(unpublished_only: bool, after: bool) -> String {
+    let mut conditions = Vec::new();
+    if unpublished_only {
+        conditions.push("published = 0");
+    }
+    if after {
+        conditions.push("(created, storage_id) > (?, ?)");
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    format!("SELECT * FROM tidings_published_events {filter} ORDER BY created, storage_id LIMIT ?")
+}
 
 /// The persistent publisher's copies in table `tidings_published_events` of a SQLite database.
 #[derive(Clone, Debug)]
@@ -167,16 +181,12 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn page(&self, query: &StoredEventQuery) -> Result<Vec<StoredEvent>> {
-        let (after_created, after_id) = query
-            .after
-            .clone()
-            .map_or((None, String::new()), |(created, id)| {
-                (Some(micros(created)), id)
-            });
-        let rows = sqlx::query(PAGE)
-            .bind(query.unpublished_only)
-            .bind(after_created)
-            .bind(after_id)
+        let sql = page_sql(query.unpublished_only, query.after.is_some());
+        let mut statement = sqlx::query(&sql);
+        if let Some((created, storage_id)) = &query.after {
+            statement = statement.bind(micros(*created)).bind(storage_id);
+        }
+        let rows = statement
             .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await

@@ -183,8 +183,11 @@ where
         F: AsyncFnOnce(&mut Work<B::Transaction>) -> Result<T, E>,
     {
         let transaction = self.backend.begin().await?;
-        let context =
-            context::current().unwrap_or_else(|| Context::correlated(MessageId::new().to_string()));
+        // A context without a correlation id gets one too: the unit of work is one conversation.
+        let mut context = context::current().unwrap_or_default();
+        context
+            .correlation_id
+            .get_or_insert_with(|| MessageId::new().to_string());
         self.execute(transaction, Some(context), handler)
             .instrument(info_span!("tidings.stage"))
             .await

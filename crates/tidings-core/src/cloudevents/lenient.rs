@@ -40,8 +40,11 @@ pub struct Lenient {
 /// the structured content type) whose specversion is `1.0.x` or whose attribute names break
 /// the naming rule, and reports each change. Anything else wrong is still an error.
 pub fn decode_lenient(record: &Record) -> Result<Lenient> {
+    // A binary-mode record is read strictly, whatever its value holds (a payload may itself be
+    // a JSON document with a `specversion`).
+    let binary = record.header("ce_specversion").is_some();
     let document = match serde_json::from_slice::<Value>(&record.value) {
-        Ok(Value::Object(document)) if document.contains_key("specversion") => document,
+        Ok(Value::Object(document)) if !binary && document.contains_key("specversion") => document,
         _ => {
             return Ok(Lenient {
                 envelope: decode(record)?,
@@ -59,6 +62,9 @@ pub fn decode_lenient(record: &Record) -> Result<Lenient> {
     })
 }
 
+/// Members of the JSON format that are not attributes, whose names the rule does not govern.
+const FORMAT_MEMBERS: [&str; 2] = ["data", "data_base64"];
+
 fn normalise(
     document: Map<String, Value>,
     changes: &mut Vec<Normalised>,
@@ -72,9 +78,10 @@ fn normalise(
         if name == "specversion" {
             value = spec_version(value, changes)?;
         }
+        // The JSON format's own members are not attributes: `data_base64` keeps its name.
         let name = match attribute_name_problem(&name) {
-            None => name,
-            Some(_) => renamed(name, &out, changes)?,
+            Some(_) if !FORMAT_MEMBERS.contains(&name.as_str()) => renamed(name, &out, changes)?,
+            _ => name,
         };
         if out.insert(name.clone(), value).is_some() {
             return Err(Error::MalformedEvent(format!(
