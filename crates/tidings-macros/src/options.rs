@@ -99,7 +99,7 @@ impl Options {
 }
 
 /// Sets `slot` to what `parse` reads, refusing an option given twice.
-fn set<T>(
+pub(crate) fn set<T>(
     slot: &mut Option<T>,
     meta: &ParseNestedMeta,
     name: &str,

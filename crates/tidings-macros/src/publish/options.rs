@@ -7,7 +7,7 @@ use syn::{
     parse::Parser, punctuated::Punctuated, spanned::Spanned,
 };
 
-use crate::options::topic_problem;
+use crate::options::{set, topic_problem};
 
 /// Which attribute: what it publishes and when.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -288,18 +288,4 @@ fn outbox(meta: &ParseNestedMeta) -> syn::Result<OutboxChoice> {
     } else {
         OutboxChoice::Argument(name)
     })
-}
-
-/// Sets `slot` to what `parse` reads, refusing an option given twice.
-fn set<T>(
-    slot: &mut Option<T>,
-    meta: &ParseNestedMeta,
-    name: &str,
-    parse: impl FnOnce(&ParseNestedMeta) -> syn::Result<T>,
-) -> syn::Result<()> {
-    if slot.is_some() {
-        return Err(meta.error(format!("`{name}` is given twice")));
-    }
-    *slot = Some(parse(meta)?);
-    Ok(())
 }
