@@ -23,6 +23,7 @@ mod retry;
 pub mod sequence;
 mod topic;
 pub mod trace;
+pub mod wire;
 
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use tidings_core::{InboxRepository, OutboxRepository, Result, RetryPolicy};
+use tidings_core::{InboxRepository, OutboxRepository, Result, RetryPolicy, wire::HeaderProfile};
 use tidings_uow::{
     UnitOfWork,
     consume::{ConsumeConfig, Consumer, ConsumerReport, EventHandler},
@@ -25,6 +25,8 @@ pub struct ConsumerConfig {
     pub retry: RetryPolicy,
     /// `session.timeout.ms`: how fast the group notices a dead consumer.
     pub session_timeout: Duration,
+    /// The headers records carry their attributes in (strict CloudEvents by default).
+    pub headers: HeaderProfile,
 }
 
 impl ConsumerConfig {
@@ -39,6 +41,7 @@ impl ConsumerConfig {
                 .with_max_attempts(5)
                 .with_delays(Duration::from_millis(200), Duration::from_secs(10)),
             session_timeout: Duration::from_secs(10),
+            headers: HeaderProfile::default(),
         }
     }
 
@@ -51,6 +54,13 @@ impl ConsumerConfig {
     /// Sets the retry policy of failing handlers.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Reads records as `headers` says: [`HeaderProfile::Hexkit`] (or the combined profile)
+    /// also takes events that GHGA hexkit's publisher sent.
+    pub fn with_headers(mut self, headers: HeaderProfile) -> Self {
+        self.headers = headers;
         self
     }
 
@@ -89,7 +99,9 @@ impl<B: OutboxRepository + InboxRepository> KafkaConsumer<B> {
         let engine = Consumer::new(
             source,
             uow.with_consumer(&consumer.group_id),
-            ConsumeConfig::default().with_retry(consumer.retry.clone()),
+            ConsumeConfig::default()
+                .with_retry(consumer.retry.clone())
+                .with_headers(consumer.headers),
         );
         Ok(Self {
             engine,

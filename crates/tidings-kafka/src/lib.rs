@@ -35,4 +35,5 @@ pub use record::to_record;
 pub use source::{
     ERROR_HEADER, KafkaPosition, KafkaSource, ORIGINAL_POSITION_HEADER, ORIGINAL_TOPIC_HEADER,
 };
+pub use tidings_core::wire::HeaderProfile;
 pub use tidings_uow::consume::{ConsumerReport, EventHandler};

@@ -16,8 +16,9 @@ use rdkafka::{
 };
 use tidings_core::{
     Envelope, Error, EventPublisher, PublishOutcome, Result,
-    cloudevents::{self, ContentMode, Record},
+    cloudevents::{ContentMode, Record},
     validate_topic,
+    wire::{self, HeaderProfile},
 };
 
 use tracing::warn;
@@ -49,6 +50,7 @@ pub struct KafkaPublisher {
     configs: Arc<(ClientConfig, ClientConfig)>,
     prompt_below: usize,
     mode: ContentMode,
+    headers: HeaderProfile,
     max_message_bytes: usize,
     creator: Option<Arc<Creator>>,
 }
@@ -120,6 +122,7 @@ impl std::fmt::Debug for KafkaPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaPublisher")
             .field("mode", &self.mode)
+            .field("headers", &self.headers)
             .field("max_message_bytes", &self.max_message_bytes)
             .field(
                 "topic_creation",
@@ -158,6 +161,7 @@ impl KafkaPublisher {
             configs: Arc::new(configs),
             prompt_below: DEFAULT_PROMPT_BELOW,
             mode: ContentMode::Binary,
+            headers: HeaderProfile::CloudEvents,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             creator: None,
         })
@@ -184,6 +188,15 @@ impl KafkaPublisher {
     /// Sends CloudEvents in `mode` (binary by default).
     pub fn with_mode(mut self, mode: ContentMode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// Writes each event's attributes as `headers` says: CloudEvents (the default), hexkit's
+    /// `type` / `event_id` / `correlation_id` headers and JSON value so that a service built on
+    /// GHGA hexkit reads them, or both. An event hexkit cannot carry fails before it is sent
+    /// (see [`tidings_core::wire`]).
+    pub fn with_headers(mut self, headers: HeaderProfile) -> Self {
+        self.headers = headers;
         self
     }
 
@@ -241,7 +254,7 @@ impl KafkaPublisher {
 
     fn encode(&self, envelope: &Envelope) -> Result<Record> {
         validate_topic(&envelope.topic)?;
-        let record = cloudevents::encode(envelope, self.mode)?;
+        let record = wire::encode(envelope, self.mode, self.headers)?;
         let size = record.size();
         if size > self.max_message_bytes {
             return Err(Error::PayloadTooLarge {

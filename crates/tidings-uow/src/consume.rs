@@ -1,5 +1,5 @@
 //! The consume engine, written once for every broker: it takes records from a
-//! [`RecordSource`], decodes each as a CloudEvent, applies it through a [`UnitOfWork`] that
+//! [`RecordSource`], decodes each as a CloudEvent (or a hexkit event, when asked), applies it through a [`UnitOfWork`] that
 //! claims its id in the inbox, retries a failing handler with backoff, dead-letters what cannot
 //! be applied, and acknowledges a record only after its unit of work committed.
 //!
@@ -13,7 +13,8 @@ use std::{collections::HashMap, future::Future, time::Duration};
 use futures_util::{StreamExt, stream::FuturesUnordered};
 use tidings_core::{
     BoxError, Delivery, Envelope, InboxRepository, OutboxRepository, RecordSource, Result,
-    RetryPolicy, cloudevents, metric,
+    RetryPolicy, metric,
+    wire::{self, HeaderProfile},
 };
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +42,9 @@ pub struct ConsumeConfig {
     pub retry: RetryPolicy,
     /// Records a lane holds while an earlier one of it is being applied or retried.
     pub lane_buffer: usize,
+    /// The headers records carry their attributes in: strict CloudEvents by default; a hexkit
+    /// profile also reads hexkit's events.
+    pub headers: HeaderProfile,
 }
 
 impl Default for ConsumeConfig {
@@ -51,6 +55,7 @@ impl Default for ConsumeConfig {
                 .with_max_attempts(5)
                 .with_delays(Duration::from_millis(200), Duration::from_secs(10)),
             lane_buffer: 1024,
+            headers: HeaderProfile::default(),
         }
     }
 }
@@ -59,6 +64,12 @@ impl ConsumeConfig {
     /// Sets the retry policy of failing handlers.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Reads records as `headers` says.
+    pub fn with_headers(mut self, headers: HeaderProfile) -> Self {
+        self.headers = headers;
         self
     }
 
@@ -244,7 +255,7 @@ where
             position = %delivery.position,
         );
         async {
-            match cloudevents::decode(&delivery.record) {
+            match wire::decode(&delivery.record, self.config.headers) {
                 Ok(event) => self.apply(delivery, &event, handler, shutdown).await,
                 Err(error) => {
                     self.source

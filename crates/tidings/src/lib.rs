@@ -11,7 +11,7 @@ pub use tidings_core::{
     OutboxRepository, OutboxRepositoryExt, OutboxStats, Outcome, Payload, PublishOutcome,
     PublishedQuery, RecordSource, RecordStatus, Result, RetryPolicy, Settlement, StatusGroup,
     StoredEvent, StoredEventQuery, TopicRouter, TopicStats, Transactional, claim_policy,
-    cloudevents, context, ensure_idempotence, sequence, validate_topic,
+    cloudevents, context, ensure_idempotence, sequence, validate_topic, wire,
 };
 pub use tidings_uow::{Handled, UnitOfWork, UnitOfWorkError, Work, consume};
 
@@ -104,7 +104,7 @@ pub mod persistent {
     #[cfg_attr(docsrs, doc(cfg(all(feature = "mongodb", feature = "kafka"))))]
     mod mongo_kafka {
         use tidings_core::{EnvelopeFactory, Result};
-        use tidings_kafka::{KafkaConfig, KafkaPublisher};
+        use tidings_kafka::{HeaderProfile, KafkaConfig, KafkaPublisher};
         use tidings_mongodb::MongoEventStore;
         use tidings_persistent::{PersistentConfig, PersistentPublisher};
 
@@ -122,6 +122,9 @@ pub mod persistent {
             pub db_connection_str: String,
             /// The database.
             pub db_name: String,
+            /// The headers events go with: by default both CloudEvents' and hexkit's, so the
+            /// hexkit subscribers a service had keep reading while its consumers move over.
+            pub headers: HeaderProfile,
         }
 
         impl MongoKafkaConfig {
@@ -139,6 +142,7 @@ pub mod persistent {
                     service_name,
                     db_connection_str: db_connection_str.into(),
                     db_name: db_name.into(),
+                    headers: HeaderProfile::CloudEventsAndHexkit,
                 }
             }
         }
@@ -166,7 +170,7 @@ pub mod persistent {
             persistent.check()?;
             let default_collection = format!("{}PersistedEvents", config.service_name);
             let collection = collection_name.unwrap_or(&default_collection);
-            let publisher = KafkaPublisher::new(&config.kafka)?;
+            let publisher = KafkaPublisher::new(&config.kafka)?.with_headers(config.headers);
             let store =
                 MongoEventStore::open(&config.db_connection_str, &config.db_name, collection)
                     .await?;
