@@ -63,6 +63,9 @@ impl Broker {
 }
 
 #[cfg(feature = "kafka")]
+pub use kafka::kafka_config;
+
+#[cfg(feature = "kafka")]
 mod kafka {
     use std::{sync::Arc, time::Duration};
 
@@ -72,6 +75,20 @@ mod kafka {
     };
 
     use crate::{config::Settings, error::CliError};
+
+    /// The Kafka connection `settings` describe, for a service that loads the daemon's
+    /// settings: `kafka.bootstrap_servers` (or XZepr's `kafka.brokers`) and the security
+    /// settings, checked as the daemon checks them.
+    pub fn kafka_config(settings: &Settings) -> Result<KafkaConfig, CliError> {
+        let servers = settings.kafka.bootstrap_servers.as_deref().ok_or_else(|| {
+            CliError::Config("kafka.bootstrap_servers (or kafka.brokers) is not set".to_owned())
+        })?;
+        let config = config(servers, settings);
+        config
+            .validate()
+            .map_err(CliError::tidings(format!("kafka://{servers}")))?;
+        Ok(config)
+    }
 
     fn config(servers: &str, settings: &Settings) -> KafkaConfig {
         let kafka = &settings.kafka;
@@ -99,8 +116,10 @@ mod kafka {
     ) -> Result<Arc<dyn DynEventPublisher>, CliError> {
         let what = || format!("connecting to kafka://{servers}");
         let config = config(servers, settings);
-        let mut publisher = KafkaPublisher::new(&config).map_err(CliError::tidings(what()))?;
         let kafka = &settings.kafka;
+        let mut publisher = KafkaPublisher::new(&config)
+            .map_err(CliError::tidings(what()))?
+            .with_headers(kafka.headers);
         if kafka.create_topics {
             let creation = TopicCreation::new(
                 kafka.default_topic_partitions.unwrap_or(1),

@@ -8,15 +8,21 @@ use crate::config::{Flags, LogFormat, RelayFlags};
 
 /// Tidings: relay a transactional outbox to a broker, and look after it.
 ///
-/// Configuration comes from a TOML file (--config), then the environment (TIDINGS_… with `__`
-/// between sections, such as TIDINGS_RELAY__BATCH_SIZE, and the KAFKA_… variables), then flags;
+/// Configuration comes from a TOML or YAML file (--config), then the environment (TIDINGS_… with `__`
+/// between sections, such as TIDINGS_RELAY__BATCH_SIZE, the KAFKA_… variables and, with
+/// --env-prefix, PREFIX_KAFKA_…), then flags;
 /// each overrides the one before. `tidings config check` prints what is in force.
 #[derive(Debug, Parser)]
 #[command(name = "tidings", version, propagate_version = true)]
 pub struct Cli {
-    /// A TOML configuration file.
+    /// A configuration file: TOML, or YAML when it ends in .yaml or .yml. XZepr's Kafka shape
+    /// (kafka.brokers, kafka.auth.sasl.*, kafka.auth.ssl.*) and HuleEdu's relay names are read too.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Also read PREFIX_KAFKA_* variables as Kafka settings, over KAFKA_* (XZEPR_KAFKA_SASL_PASSWORD
+    /// with XZEPR) (env: TIDINGS_ENV_PREFIX).
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub env_prefix: Option<String>,
     /// The outbox: sqlite://FILE, postgres://…, mongodb://… or dynamodb://HOST:PORT (or dynamodb:// for the AWS endpoint)
     /// (config: outbox; env: TIDINGS_OUTBOX; default: sqlite://tidings.db).
     #[arg(long, global = true, value_name = "URL")]
@@ -119,6 +125,7 @@ impl Cli {
             relay: RelayFlags {
                 migrate: relay.and_then(|r| r.migrate.then_some(true)),
             },
+            env_prefix: self.env_prefix.clone(),
         }
     }
 }

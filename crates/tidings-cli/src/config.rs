@@ -6,20 +6,27 @@ use std::{collections::BTreeMap, path::Path, time::Duration};
 
 use figment::{
     Figment,
-    providers::{Env, Format, Serialized, Toml},
+    providers::{Env, Serialized},
 };
 use serde::{Deserialize, Serialize};
+use tidings::wire::HeaderProfile;
 
 use crate::error::CliError;
 
-/// Variables of `scripts/services` that share the `TIDINGS_` prefix but configure the test
-/// servers, not the daemon.
-const SERVICE_VARIABLES: [&str; 5] = [
+mod names;
+
+use names::{merge_file, own_name};
+
+/// Variables that share the `TIDINGS_` prefix but are no settings: those of `scripts/services`,
+/// which configure the test servers, and the prefix of a service's own Kafka variables.
+const SERVICE_VARIABLES: [&str; 7] = [
+    "ENV_PREFIX",
     "PG_PORT",
     "KAFKA_PORT",
     "MONGO_PORT",
     "DYNAMODB_PORT",
     "SERVICES_DIR",
+    "HEXKIT_PYTHON",
 ];
 
 /// Everything the daemon and the commands read.
@@ -243,6 +250,12 @@ pub struct KafkaSettings {
     pub default_topic_partitions: Option<i32>,
     /// Replication factor of a topic the relay creates (1 when unset).
     pub default_topic_replication_factor: Option<i32>,
+    /// The topic of events that name none, for services loading these settings
+    /// (`EnvelopeFactory::with_default_topic`); the relay sends each row where it was staged to.
+    pub default_topic: Option<String>,
+    /// The headers events go with: `cloud_events` (the default), `hexkit` (GHGA hexkit's
+    /// `type` / `event_id` / `correlation_id`) or `cloud_events_and_hexkit`.
+    pub headers: HeaderProfile,
 }
 
 /// Where the PostgreSQL outbox lives.
@@ -323,6 +336,18 @@ pub struct Flags {
     pub(crate) log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "RelayFlags::is_empty")]
     pub(crate) relay: RelayFlags,
+    /// Not a setting: where more Kafka settings come from.
+    #[serde(skip)]
+    pub(crate) env_prefix: Option<String>,
+}
+
+impl Flags {
+    /// Also reads `<PREFIX>_KAFKA_*` variables (`XZEPR_KAFKA_SASL_PASSWORD` with prefix
+    /// `XZEPR`) as Kafka settings, over the `KAFKA_*` ones; `TIDINGS_ENV_PREFIX` sets it too.
+    pub fn with_env_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.env_prefix = Some(prefix.into());
+        self
+    }
 }
 
 /// Flags of the `relay` section.
@@ -365,74 +390,23 @@ pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Settings, CliError> {
                 .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("property_"))
                 .map(|key| format!("kafka.{key}").into()),
         )
-        .merge(kafka_properties(std::env::vars()))
-        .merge(Serialized::defaults(flags));
+        .merge(kafka_properties(std::env::vars()));
+    let prefix = flags
+        .env_prefix
+        .clone()
+        .or_else(|| std::env::var("TIDINGS_ENV_PREFIX").ok())
+        .filter(|p| !p.trim().is_empty());
+    if let Some(prefix) = prefix {
+        let prefix = format!("{}_KAFKA_", prefix.trim().trim_end_matches('_'));
+        figment = figment.merge(
+            Env::prefixed(&prefix.to_ascii_uppercase())
+                .map(|key| own_name(&format!("kafka.{key}")).into()),
+        );
+    }
+    figment = figment.merge(Serialized::defaults(flags));
     figment
         .extract()
         .map_err(|error| CliError::Config(one_line(&error)))
-}
-
-/// The relay settings by the names HuleEdu's users know, and the keys they are.
-const HULEEDU_NAMES: [(&str, &str); 4] = [
-    ("relay.poll_interval_seconds", "relay.poll_interval"),
-    (
-        "relay.error_retry_interval_seconds",
-        "relay.error_retry_interval",
-    ),
-    ("relay.enable_metrics", "relay.metrics"),
-    ("relay.retry.max_retries", "relay.retry.max_attempts"),
-];
-
-/// `key` under its own name when it is one of [`HULEEDU_NAMES`].
-fn own_name(key: &str) -> String {
-    HULEEDU_NAMES
-        .iter()
-        .find(|(theirs, _)| key.eq_ignore_ascii_case(theirs))
-        .map_or_else(|| key.to_owned(), |(_, ours)| (*ours).to_owned())
-}
-
-/// Merges the TOML `file`; one that uses HuleEdu's names is read with them renamed (each
-/// layer is renamed on its own, so the environment still wins over the file).
-fn merge_file(figment: Figment, file: &Path) -> Result<Figment, CliError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| CliError::Config(format!("config file {}: {e}", file.display())))?;
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e| CliError::Config(format!("config file {}: {e}", file.display())))?;
-    if !rename_huleedu_keys(&mut table)? {
-        return Ok(figment.merge(Toml::file(file)));
-    }
-    Ok(figment.merge(Serialized::defaults(table)))
-}
-
-/// Renames HuleEdu's keys in `table`; whether there were any. A table holding both names of
-/// one setting is refused: which was meant cannot be known.
-fn rename_huleedu_keys(table: &mut toml::Table) -> Result<bool, CliError> {
-    let mut renamed = false;
-    for (theirs, ours) in HULEEDU_NAMES {
-        let (theirs_path, ours_path): (Vec<&str>, Vec<&str>) =
-            (theirs.split('.').collect(), ours.split('.').collect());
-        let (parent, leaf) = theirs_path.split_at(theirs_path.len() - 1);
-        let mut node = Some(&mut *table);
-        for part in parent {
-            node = node
-                .and_then(|t| t.get_mut(*part))
-                .and_then(toml::Value::as_table_mut);
-        }
-        let ours_leaf = ours_path[ours_path.len() - 1];
-        if let Some(node) = node
-            && let Some(value) = node.remove(leaf[0])
-        {
-            if node.contains_key(ours_leaf) {
-                return Err(CliError::Config(format!(
-                    "{theirs} and {ours} are one setting: give one of them"
-                )));
-            }
-            node.insert(ours_leaf.to_owned(), value);
-            renamed = true;
-        }
-    }
-    Ok(renamed)
 }
 
 /// `KAFKA_PROPERTY_LINGER_MS=1` as the property `linger.ms`, as `KafkaConfig::from_env` reads it.
@@ -548,38 +522,153 @@ mod optional_duration {
 mod tests {
     use super::*;
 
+    use figment::Jail;
+
+    /// Runs `test` with the environment and working directory of its own (figment's `Jail`
+    /// holds a lock, so tests that set variables do not see each other's).
+    fn jailed(test: impl FnOnce(&mut Jail) -> Result<(), CliError>) {
+        Jail::expect_with(|jail| {
+            // Without the caller's TIDINGS_* and KAFKA_* (restored afterwards).
+            jail.clear_env();
+            test(jail).map_err(|e| e.to_string().into())
+        });
+    }
+
     #[test]
     fn the_relay_reads_huleedu_s_names_and_seconds() {
-        let dir = tempfile::tempdir().expect("dir");
-        let file = dir.path().join("tidings.toml");
-        std::fs::write(
-            &file,
-            "[relay]\npoll_interval_seconds = 2.0\nbatch_size = 50\n\
-             error_retry_interval_seconds = 60\nenable_metrics = false\n\
-             [relay.retry]\nmax_retries = 10\n",
-        )
-        .expect("write");
-        let settings = load(Some(&file), &Flags::default()).expect("valid settings");
-        let relay = &settings.relay;
-        assert_eq!(relay.poll_interval, Duration::from_secs(2));
-        assert_eq!(relay.error_retry_interval, Duration::from_secs(60));
-        assert_eq!(
-            (relay.batch_size, relay.metrics, relay.retry.max_attempts),
-            (50, false, 10)
-        );
+        jailed(|jail| {
+            jail.create_file(
+                "tidings.toml",
+                "[relay]\npoll_interval_seconds = 2.0\nbatch_size = 50\n\
+                 error_retry_interval_seconds = 60\nenable_metrics = false\n\
+                 [relay.retry]\nmax_retries = 10\n",
+            )
+            .expect("write");
+            let file = Path::new("tidings.toml");
+            let settings = load(Some(file), &Flags::default())?;
+            let relay = &settings.relay;
+            assert_eq!(relay.poll_interval, Duration::from_secs(2));
+            assert_eq!(relay.error_retry_interval, Duration::from_secs(60));
+            assert_eq!(
+                (relay.batch_size, relay.metrics, relay.retry.max_attempts),
+                (50, false, 10)
+            );
 
-        std::fs::write(&file, "[relay]\npoll_interval = \"-1\"\n").expect("write");
-        let error = load(Some(&file), &Flags::default()).expect_err("a negative duration");
-        assert!(error.to_string().contains("poll_interval"), "{error}");
-        std::fs::write(
-            &file,
-            "[relay]\npoll_interval = \"1s\"\npoll_interval_seconds = 2\nretention = 3600\n",
-        )
-        .expect("write");
-        let error = load(Some(&file), &Flags::default()).expect_err("both names");
-        assert!(error.to_string().contains("are one setting"), "{error}");
-        std::fs::write(&file, "[relay]\nretention = 3600\n").expect("write");
-        let settings = load(Some(&file), &Flags::default()).expect("seconds for a retention");
-        assert_eq!(settings.relay.retention, Some(Duration::from_secs(3600)));
+            // The environment, by the same names, wins over the file.
+            jail.set_env("TIDINGS_RELAY__POLL_INTERVAL_SECONDS", "5");
+            jail.set_env("TIDINGS_RELAY__ENABLE_METRICS", "true");
+            let settings = load(Some(file), &Flags::default())?;
+            assert_eq!(settings.relay.poll_interval, Duration::from_secs(5));
+            assert!(settings.relay.metrics);
+            jail.clear_env();
+
+            jail.create_file("tidings.toml", "[relay]\npoll_interval = \"-1\"\n")
+                .expect("write");
+            let error = load(Some(file), &Flags::default()).expect_err("a negative duration");
+            assert!(error.to_string().contains("poll_interval"), "{error}");
+            jail.create_file(
+                "tidings.toml",
+                "[relay]\npoll_interval = \"1s\"\npoll_interval_seconds = 2\nretention = 3600\n",
+            )
+            .expect("write");
+            let error = load(Some(file), &Flags::default()).expect_err("both names");
+            assert!(error.to_string().contains("are one setting"), "{error}");
+            jail.create_file("tidings.toml", "[relay]\nretention = 3600\n")
+                .expect("write");
+            let settings = load(Some(file), &Flags::default())?;
+            assert_eq!(settings.relay.retention, Some(Duration::from_secs(3600)));
+            Ok(())
+        });
+    }
+
+    const XZEPR_YAML: &str = r#"
+kafka:
+  brokers: "broker1.example.com:9093,broker2.example.com:9093"
+  default_topic: "xzepr.events"
+  default_topic_partitions: 3
+  default_topic_replication_factor: 3
+  auth:
+    security_protocol: "SASL_SSL"
+    sasl:
+      mechanism: "SCRAM-SHA-256"
+      username: "kafka-user"
+      password: "from-the-file"
+    ssl:
+      ca_location: "/path/to/ca-cert.pem"
+      certificate_location: "/path/to/client-cert.pem"
+      key_location: "/path/to/client-key.pem"
+"#;
+
+    #[test]
+    fn xzepr_s_yaml_and_prefixed_variables_make_the_kafka_settings() {
+        jailed(|jail| {
+            jail.create_file("default.yaml", XZEPR_YAML).expect("write");
+            let file = Path::new("default.yaml");
+            let kafka = load(Some(file), &Flags::default())?.kafka;
+            assert_eq!(
+                kafka.bootstrap_servers.as_deref(),
+                Some("broker1.example.com:9093,broker2.example.com:9093")
+            );
+            assert_eq!(kafka.default_topic.as_deref(), Some("xzepr.events"));
+            assert_eq!(
+                (
+                    kafka.default_topic_partitions,
+                    kafka.default_topic_replication_factor
+                ),
+                (Some(3), Some(3))
+            );
+            assert_eq!(kafka.security_protocol.as_deref(), Some("SASL_SSL"));
+            assert_eq!(kafka.sasl_mechanism.as_deref(), Some("SCRAM-SHA-256"));
+            assert_eq!(kafka.sasl_username.as_deref(), Some("kafka-user"));
+            assert_eq!(
+                kafka.ssl_key_location.as_deref(),
+                Some("/path/to/client-key.pem")
+            );
+
+            // XZEPR_KAFKA_* win over the file once the prefix is named, by flag or variable;
+            // without it they are not read.
+            jail.set_env("XZEPR_KAFKA_SASL_PASSWORD", "from-the-env");
+            jail.set_env("XZEPR_KAFKA_BROKERS", "env-broker:9093");
+            let unprefixed = load(Some(file), &Flags::default())?.kafka;
+            let password = |k: &KafkaSettings| k.sasl_password.clone().map(|s| s.0);
+            assert_eq!(password(&unprefixed).as_deref(), Some("from-the-file"));
+            let flagged = load(Some(file), &Flags::default().with_env_prefix("XZEPR"))?.kafka;
+            jail.set_env("TIDINGS_ENV_PREFIX", "xzepr");
+            let from_env = load(Some(file), &Flags::default())?.kafka;
+            for kafka in [flagged, from_env] {
+                assert_eq!(password(&kafka).as_deref(), Some("from-the-env"));
+                assert_eq!(kafka.bootstrap_servers.as_deref(), Some("env-broker:9093"));
+            }
+
+            #[cfg(feature = "kafka")]
+            {
+                // The connection a service builds from them is checked as the daemon's is.
+                for (variable, file) in [
+                    ("XZEPR_KAFKA_SSL_CA_LOCATION", "ca.pem"),
+                    ("XZEPR_KAFKA_SSL_CERTIFICATE_LOCATION", "cert.pem"),
+                    ("XZEPR_KAFKA_SSL_KEY_LOCATION", "key.pem"),
+                ] {
+                    jail.create_file(file, "-----BEGIN-----").expect("write");
+                    jail.set_env(variable, jail.directory().join(file).display());
+                }
+                let config = crate::broker::kafka_config(&load(Some(file), &Flags::default())?)?;
+                assert_eq!(config.bootstrap_servers, "env-broker:9093");
+                assert_eq!(config.sasl_mechanism.as_deref(), Some("SCRAM-SHA-256"));
+                jail.set_env("XZEPR_KAFKA_SASL_MECHANISM", "SCRAM-SHA-1");
+                let error = crate::broker::kafka_config(&load(Some(file), &Flags::default())?)
+                    .expect_err("an unknown mechanism");
+                assert!(error.to_string().contains("SCRAM-SHA-1"), "{error}");
+            }
+
+            jail.create_file(
+                "bad.yml",
+                "kafka:\n  auth:\n    sasl:\n      mechanizm: PLAIN\n",
+            )
+            .expect("write");
+            let error =
+                load(Some(Path::new("bad.yml")), &Flags::default()).expect_err("an unknown key");
+            assert!(error.to_string().contains("auth"), "{error}");
+            Ok(())
+        });
     }
 }
