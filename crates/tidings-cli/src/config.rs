@@ -526,6 +526,10 @@ mod tests {
 
     /// Runs `test` with the environment and working directory of its own (figment's `Jail`
     /// holds a lock, so tests that set variables do not see each other's).
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail takes a closure returning its own error"
+    )]
     fn jailed(test: impl FnOnce(&mut Jail) -> Result<(), CliError>) {
         Jail::expect_with(|jail| {
             // Without the caller's TIDINGS_* and KAFKA_* (restored afterwards).
