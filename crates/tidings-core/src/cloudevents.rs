@@ -216,6 +216,7 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>> {
         .map_err(|e| Error::MalformedEvent(format!("time {text:?} is not RFC 3339: {e}")))
 }
 
+/// Whether `content_type` is JSON: `application/json`, `text/json` or a `+json` suffix.
 pub(crate) fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
     essence == "application/json" || essence == "text/json" || essence.ends_with("+json")

@@ -112,6 +112,30 @@ pub(crate) fn inbox_key(consumer: &str, id: &MessageId) -> Item {
 /// The item staged for `envelope` at `sequence`, pending and due at `now`.
 pub(crate) fn row(envelope: &Envelope, sequence: i64, now: DateTime<Utc>) -> Result<Item> {
     let mut item = outbox_key(&envelope.key, sequence);
+    put_envelope(
+        &mut item,
+        envelope,
+        AttributeValue::B(envelope.payload.clone().into()),
+    )?;
+    let mut put = |name: &str, value: AttributeValue| {
+        item.insert(name.to_owned(), value);
+    };
+    put(attr::STATUS, s(PENDING));
+    put(attr::ATTEMPTS, n(0));
+    put(attr::CREATED, micros(now));
+    // Due at once (the Unix epoch) on any relay's clock: the committing host's may run ahead.
+    put(attr::DUE, n(0));
+    put(attr::OPEN, n(sequence));
+    Ok(item)
+}
+
+/// Puts the event's own attributes (its key and payload aside: the caller names the key
+/// attribute, and gives the payload as it keeps it) into `item`.
+pub(crate) fn put_envelope(
+    item: &mut Item,
+    envelope: &Envelope,
+    payload: AttributeValue,
+) -> Result<()> {
     let mut put = |name: &str, value: AttributeValue| {
         item.insert(name.to_owned(), value);
     };
@@ -124,10 +148,7 @@ pub(crate) fn row(envelope: &Envelope, sequence: i64, now: DateTime<Utc>) -> Res
         s(envelope.time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
     );
     put(attr::CONTENT_TYPE, s(&envelope.content_type));
-    put(
-        attr::PAYLOAD,
-        AttributeValue::B(envelope.payload.clone().into()),
-    );
+    put(attr::PAYLOAD, payload);
     for (name, value) in [
         (attr::SUBJECT, &envelope.subject),
         (attr::SCHEMA, &envelope.data_schema),
@@ -146,13 +167,7 @@ pub(crate) fn row(envelope: &Envelope, sequence: i64, now: DateTime<Utc>) -> Res
             .map_err(|e| tidings_core::Error::InvalidMessage(format!("extensions: {e}")))?;
         put(attr::EXTENSIONS, s(json));
     }
-    put(attr::STATUS, s(PENDING));
-    put(attr::ATTEMPTS, n(0));
-    put(attr::CREATED, micros(now));
-    // Due at once (the Unix epoch) on any relay's clock: the committing host's may run ahead.
-    put(attr::DUE, n(0));
-    put(attr::OPEN, n(sequence));
-    Ok(item)
+    Ok(())
 }
 
 fn text(item: &Item, name: &str) -> Result<String> {
@@ -175,13 +190,21 @@ pub(crate) fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
 
 /// The envelope held by an outbox row.
 pub(crate) fn envelope(item: &Item) -> Result<Envelope> {
+    envelope_keyed_by(item, attr::PK)
+}
+
+/// The envelope held by `item`, its partition key in attribute `key`. A payload that is not
+/// binary is JSON the event store keeps as a map (or list, or value).
+pub(crate) fn envelope_keyed_by(item: &Item, key: &str) -> Result<Envelope> {
     let payload = match item.get(attr::PAYLOAD) {
         Some(AttributeValue::B(blob)) => blob.clone().into_inner(),
-        _ => return Err(corrupt("outbox", "no binary payload")),
+        Some(json) => serde_json::to_vec(&crate::json::from_attribute(json)?)
+            .map_err(|e| corrupt("stored event", format!("payload: {e}")))?,
+        None => return Err(corrupt("outbox", "no payload")),
     };
     let mut envelope = Envelope::new(
         text(item, attr::TOPIC)?,
-        text(item, attr::PK)?,
+        text(item, key)?,
         text(item, attr::TYPE)?,
         text(item, attr::CONTENT_TYPE)?,
         payload,

@@ -72,8 +72,10 @@ mod claim;
 mod commit;
 mod dead_letters;
 mod error;
+mod event_store;
 mod inspect;
 mod item;
+mod json;
 mod schema;
 mod settle;
 mod tables;
@@ -83,6 +85,7 @@ pub use backend::{DynamoBackend, MAX_PAYLOAD_BYTES};
 pub use error::{
     CancelledItem, DynamoError, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
 };
+pub use event_store::DynamoEventStore;
 pub use tables::Tables;
 pub use transaction::DynamoTransaction;
 

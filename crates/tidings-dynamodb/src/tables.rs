@@ -56,7 +56,7 @@ impl Tables {
 }
 
 /// DynamoDB table names: 3 to 255 of `a-z A-Z 0-9 _ - .`.
-fn validate(name: &str) -> Result<()> {
+pub(crate) fn validate(name: &str) -> Result<()> {
     let fits = (3..=255).contains(&name.len())
         && name
             .bytes()

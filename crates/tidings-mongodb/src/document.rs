@@ -117,7 +117,10 @@ pub(crate) fn to_record(document: &Document) -> Result<OutboxRecord> {
 pub(crate) fn to_envelope(document: &Document, id_field: &str) -> Result<Envelope> {
     let payload = match document.get("payload") {
         Some(Bson::Binary(binary)) => binary.bytes.clone(),
-        _ => return Err(corrupt("payload")),
+        // A JSON payload the event store keeps as a document (or array, or value).
+        Some(json) => serde_json::to_vec(&json.clone().into_relaxed_extjson())
+            .map_err(|_| corrupt("payload"))?,
+        None => return Err(corrupt("payload")),
     };
     let mut envelope = Envelope::new(
         text(document, "topic")?,

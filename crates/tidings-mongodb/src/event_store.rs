@@ -78,6 +78,11 @@ impl MongoEventStore {
         })
     }
 
+    /// The database the copies are kept in.
+    pub fn database(&self) -> String {
+        self.events.namespace().db
+    }
+
     /// The collection the copies are kept in.
     pub fn collection(&self) -> &str {
         self.events.name()
@@ -104,6 +109,12 @@ impl MongoEventStore {
             "event_id": event.envelope.id.as_str(),
         };
         document.extend(envelope_fields(&event.envelope)?);
+        // A JSON payload as a document, so a data migration can update it in place.
+        if let Some(json) = event.json_payload() {
+            let json = Bson::try_from(json)
+                .map_err(|e| Error::InvalidMessage(format!("payload as a document: {e}")))?;
+            document.insert("payload", json);
+        }
         document.insert("created", date(event.created));
         document.insert("published", false);
         Ok(document)

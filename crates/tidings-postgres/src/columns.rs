@@ -14,6 +14,8 @@ use crate::error::classify;
 pub(crate) struct EnvelopeColumns<'a> {
     envelopes: Vec<&'a Envelope>,
     extensions: Vec<serde_json::Value>,
+    /// `None` where the payload is kept elsewhere (as JSONB, by the event store).
+    payloads: Vec<Option<&'a [u8]>>,
 }
 
 /// The `UNNEST` arguments the bound columns fill, starting at `$1`.
@@ -34,10 +36,25 @@ impl<'a> EnvelopeColumns<'a> {
             .map(|e| serde_json::to_value(&e.extensions))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::InvalidMessage(format!("extensions: {e}")))?;
+        let payloads = envelopes
+            .iter()
+            .map(|e| Some(e.payload.as_slice()))
+            .collect();
         Ok(Self {
             envelopes,
             extensions,
+            payloads,
         })
+    }
+
+    /// Leaves the payload column empty (NULL) for each envelope whose `json` is `Some`.
+    pub(crate) fn without_payloads_kept_as(mut self, json: &[Option<serde_json::Value>]) -> Self {
+        for (payload, json) in self.payloads.iter_mut().zip(json) {
+            if json.is_some() {
+                *payload = None;
+            }
+        }
+        self
     }
 
     /// Binds the fourteen arrays, `$1` to `$14`.
@@ -62,16 +79,27 @@ impl<'a> EnvelopeColumns<'a> {
             .bind(optional(|e| e.data_schema.clone()))
             .bind(column(|e| e.content_type.clone()))
             .bind(&self.extensions)
-            .bind(
-                envelopes
-                    .iter()
-                    .map(|e| e.payload.as_slice())
-                    .collect::<Vec<_>>(),
-            )
+            .bind(&self.payloads)
             .bind(optional(|e| e.correlation_id.clone()))
             .bind(optional(|e| e.causation_id.clone()))
             .bind(optional(|e| e.traceparent.clone()))
     }
+}
+
+/// The payload column, or — where the event store keeps a JSON payload as JSONB instead — the
+/// JSON value's compact text.
+fn payload_from_row(row: &PgRow) -> Result<Vec<u8>> {
+    if let Some(bytes) = row
+        .try_get::<Option<Vec<u8>>, _>("payload")
+        .map_err(classify)?
+    {
+        return Ok(bytes);
+    }
+    let json: Option<serde_json::Value> = row.try_get("payload_json").map_err(classify)?;
+    let json =
+        json.ok_or_else(|| Error::corrupt("stored event", "neither payload nor payload_json"))?;
+    serde_json::to_vec(&json)
+        .map_err(|e| Error::corrupt("stored event", format!("payload_json: {e}")))
 }
 
 /// The envelope of a row with the envelope columns, its id read from column `id_column`.
@@ -84,7 +112,7 @@ pub(crate) fn envelope_from_row(row: &PgRow, id_column: &str) -> Result<Envelope
         get_text("partition_key")?,
         get_text("message_type")?,
         get_text("content_type")?,
-        row.try_get::<Vec<u8>, _>("payload").map_err(classify)?,
+        payload_from_row(row)?,
     );
     envelope.id = MessageId::from(get_text(id_column)?);
     envelope.source = get_text("source")?;

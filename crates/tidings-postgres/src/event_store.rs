@@ -77,7 +77,8 @@ impl PostgresEventStore {
              \x20   data_schema    TEXT,\n\
              \x20   content_type   TEXT        NOT NULL,\n\
              \x20   extensions     JSONB       NOT NULL DEFAULT '{{}}',\n\
-             \x20   payload        BYTEA       NOT NULL,\n\
+             \x20   payload        BYTEA,\n\
+             \x20   payload_json   JSONB,\n\
              \x20   correlation_id TEXT,\n\
              \x20   causation_id   TEXT,\n\
              \x20   traceparent    TEXT,\n\
@@ -86,7 +87,9 @@ impl PostgresEventStore {
              );\n\
              CREATE INDEX IF NOT EXISTS {created} ON {table} (created, storage_id);\n\
              CREATE INDEX IF NOT EXISTS {unpublished} ON {table} (created, storage_id) \
-             WHERE NOT published;\n",
+             WHERE NOT published;\n\
+             ALTER TABLE {table} ADD COLUMN IF NOT EXISTS payload_json JSONB;\n\
+             ALTER TABLE {table} ALTER COLUMN payload DROP NOT NULL;\n",
             created = index("created"),
             unpublished = index("unpublished"),
         )
@@ -107,14 +110,15 @@ impl Statements {
         Self {
             // A new copy under a storage id replaces the old one, unpublished.
             store: format!(
-                "INSERT INTO {table} (event_id, {ENVELOPE_FIELDS}, storage_id, created) \
-                 SELECT *, $16 FROM UNNEST({ENVELOPE_ARRAYS}, $15::text[]) \
+                "INSERT INTO {table} (event_id, {ENVELOPE_FIELDS}, storage_id, payload_json, \
+                 created) SELECT *, $16 FROM UNNEST({ENVELOPE_ARRAYS}, $15::text[], $17::jsonb[]) \
                  ON CONFLICT (storage_id) DO UPDATE SET event_id = EXCLUDED.event_id, \
                  topic = EXCLUDED.topic, partition_key = EXCLUDED.partition_key, \
                  message_type = EXCLUDED.message_type, source = EXCLUDED.source, \
                  event_time = EXCLUDED.event_time, subject = EXCLUDED.subject, \
                  data_schema = EXCLUDED.data_schema, content_type = EXCLUDED.content_type, \
                  extensions = EXCLUDED.extensions, payload = EXCLUDED.payload, \
+                 payload_json = EXCLUDED.payload_json, \
                  correlation_id = EXCLUDED.correlation_id, causation_id = EXCLUDED.causation_id, \
                  traceparent = EXCLUDED.traceparent, created = EXCLUDED.created, \
                  published = false"
@@ -152,7 +156,11 @@ impl EventStore for PostgresEventStore {
         if events.is_empty() {
             return Ok(());
         }
-        let columns = EnvelopeColumns::new(events.iter().map(|e| &e.envelope))?;
+        // JSON payloads go to the JSONB column, so a data migration can update them in place.
+        let json: Vec<Option<serde_json::Value>> =
+            events.iter().map(StoredEvent::json_payload).collect();
+        let columns = EnvelopeColumns::new(events.iter().map(|e| &e.envelope))?
+            .without_payloads_kept_as(&json);
         let storage_ids: Vec<&str> = events.iter().map(|e| e.storage_id.as_str()).collect();
         // One `created` for the batch: every copy in it was stored at once.
         let created = events
@@ -164,6 +172,7 @@ impl EventStore for PostgresEventStore {
             .bind(sqlx::query(&self.statements.store))
             .bind(&storage_ids)
             .bind(created)
+            .bind(&json)
             .execute(&self.pool)
             .await
             .map_err(classify)?;

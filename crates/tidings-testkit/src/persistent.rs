@@ -123,9 +123,18 @@ impl<S: EventStore> EventStore for Counted<S> {
     }
 }
 
+/// Reads, in a store's own terms, how it keeps the payload under a storage id: `Some(value)`
+/// when kept as queryable JSON, `None` when kept as bytes (or not at all).
+pub type JsonProbe<S> = Arc<
+    dyn Fn(S, String) -> std::pin::Pin<Box<dyn Future<Output = Option<serde_json::Value>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// One case's world: a fresh store, the recorder, unique topic names.
 pub struct Bench<S, P> {
     store: Counted<S>,
+    probe: Option<JsonProbe<S>>,
     recorder: Recorder<P>,
     topic: String,
     compacted: String,
@@ -141,11 +150,18 @@ impl<S: EventStore + Clone, P: EventPublisher + Clone> Bench<S, P> {
                 stores: Arc::default(),
                 marks: Arc::default(),
             },
+            probe: None,
             recorder: Recorder::new(publisher),
             topic: unique("events"),
             compacted: unique("compacted"),
             unstored: unique("unstored"),
         }
+    }
+
+    /// Checks with `probe` that JSON payloads are kept as JSON in the store itself.
+    pub fn with_probe(mut self, probe: Option<JsonProbe<S>>) -> Self {
+        self.probe = probe;
+        self
     }
 
     fn publisher(&self, when: WhenBrokerFails) -> PersistentPublisher<Counted<S>, Recorder<P>> {
@@ -515,6 +531,82 @@ pub async fn publish_from_a_message_or_its_parts<
     assert!(copy.published);
 }
 
+fn typed(topic: &str, key: &str, content_type: &str, payload: &[u8]) -> Envelope {
+    Envelope::new(
+        topic,
+        key,
+        "conformance.event",
+        content_type,
+        payload.to_vec(),
+    )
+}
+
+/// A JSON payload is kept as JSON (where the store has a probe, in the store's own JSON type)
+/// and sent again as the same value; a JSON payload no store could keep unchanged, and a
+/// binary one, stay bytes and go out byte for byte.
+pub async fn json_payloads_are_kept_as_json<S: EventStore + Clone, P: EventPublisher + Clone>(
+    bench: &Bench<S, P>,
+) {
+    let value = serde_json::json!({
+        "order": "o-1", "total": 12.5, "count": 3, "paid": true, "note": null,
+        "lines": [{ "sku": "a-1", "qty": 2 }, { "sku": "b-2", "qty": 1 }],
+    });
+    let json = typed(
+        &bench.topic,
+        "k",
+        "application/json",
+        &serde_json::to_vec(&value).unwrap_or_default(),
+    );
+    let operator = typed(
+        &bench.topic,
+        "k",
+        "application/json",
+        br#"{"$set": {"a": 1}}"#,
+    );
+    let binary = typed(
+        &bench.topic,
+        "k",
+        "application/octet-stream",
+        &[0, 159, 146, 150],
+    );
+    let events = [json.clone(), operator.clone(), binary.clone()];
+    let publisher = bench.publisher(WhenBrokerFails::Fail);
+    publisher.publish_many(&events).await.expect("publish");
+
+    if let Some(probe) = &bench.probe {
+        let kept = |e: &Envelope| probe(bench.store.inner.clone(), e.id.to_string());
+        assert_eq!(kept(&json).await, Some(value.clone()), "not kept as JSON");
+        assert_eq!(kept(&operator).await, None, "an operator key kept as JSON");
+        assert_eq!(kept(&binary).await, None, "bytes kept as JSON");
+    }
+    let parsed = |payload: &[u8]| serde_json::from_slice::<serde_json::Value>(payload).ok();
+    let copy = bench.copy_of(json.id.as_str()).await.expect("a copy");
+    assert_eq!(parsed(&copy.envelope.payload), Some(value.clone()));
+    for bytes in [&operator, &binary] {
+        let copy = bench.copy_of(bytes.id.as_str()).await.expect("a copy");
+        assert_eq!(
+            copy.envelope.payload, bytes.payload,
+            "bytes changed in the store"
+        );
+    }
+    publisher
+        .republish_topic(&bench.topic)
+        .await
+        .expect("republish");
+    let resent: Vec<Envelope> = bench.recorder.sent()[3..]
+        .iter()
+        .map(|s| s.envelope.clone())
+        .collect();
+    assert_eq!(resent.len(), 3, "not every copy sent again");
+    assert_eq!(
+        parsed(&resent[0].payload),
+        Some(value),
+        "the JSON value changed"
+    );
+    assert_eq!(resent[1].payload, operator.payload);
+    assert_eq!(resent[2].payload, binary.payload);
+}
+
 /// Republishing one topic sends that topic's copies, in order, and nothing of another topic.
 pub async fn republish_topic_sends_that_topic_only<
     S: EventStore + Clone,
@@ -570,5 +662,6 @@ where
         republish_topic_sends_that_topic_only,
         correlation_comes_from_the_context_or_is_made,
         publish_from_a_message_or_its_parts,
+        json_payloads_are_kept_as_json,
     ]
 }

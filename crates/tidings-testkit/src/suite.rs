@@ -141,7 +141,27 @@ impl Suite {
 
     /// Adds the persistent publisher's suite: every case on a fresh store and publisher from
     /// `fresh`, handed to `clean_up` after the case.
-    pub fn persistent<S, P, F, Fut, C, CFut>(mut self, fresh: F, clean_up: C) -> Self
+    pub fn persistent<S, P, F, Fut, C, CFut>(self, fresh: F, clean_up: C) -> Self
+    where
+        S: EventStore + Clone + Send + Sync + 'static,
+        P: EventPublisher + Clone + Send + Sync + 'static,
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = (S, P)> + 'static,
+        C: Fn(S, P) -> CFut + Send + Sync + 'static,
+        CFut: Future<Output = ()> + 'static,
+    {
+        self.persistent_with_probe(fresh, clean_up, None)
+    }
+
+    /// [`persistent`](Self::persistent) for a store that keeps JSON payloads as queryable
+    /// JSON: `probe` reads how the store holds a payload, so the suite checks that JSON is
+    /// kept as JSON in the store's own type and other payloads as bytes.
+    pub fn persistent_with_probe<S, P, F, Fut, C, CFut>(
+        mut self,
+        fresh: F,
+        clean_up: C,
+        probe: Option<persistent::JsonProbe<S>>,
+    ) -> Self
     where
         S: EventStore + Clone + Send + Sync + 'static,
         P: EventPublisher + Clone + Send + Sync + 'static,
@@ -154,10 +174,11 @@ impl Suite {
         let clean_up = Arc::new(clean_up);
         for (name, case) in persistent::cases::<S, P>() {
             let (fresh, clean_up) = (Arc::clone(&fresh), Arc::clone(&clean_up));
+            let probe = probe.clone();
             self.trials.push(self.named(name, move || {
                 on_runtime(async move {
                     let (store, publisher) = fresh().await;
-                    let bench = Bench::new(store.clone(), publisher.clone());
+                    let bench = Bench::new(store.clone(), publisher.clone()).with_probe(probe);
                     let outcome = AssertUnwindSafe(case(&bench)).catch_unwind().await;
                     clean_up(store, publisher).await;
                     outcome

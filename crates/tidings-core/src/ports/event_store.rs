@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 
 use crate::{Envelope, MessageId, Result};
 
+mod json;
+
 /// An event as the persistent publisher keeps it.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -29,6 +31,19 @@ impl StoredEvent {
             created,
             published: false,
         }
+    }
+
+    /// The payload as a JSON value, for stores that keep JSON payloads queryable (a JSONB
+    /// column, a document, a map) so a data migration can update them in place. `Some` only
+    /// when the content type is JSON (`application/json`, `text/json`, `+json`) and every
+    /// store gives the value back unchanged: each number an `i64` or a decimal of at most 15
+    /// significant digits within DynamoDB's range, no NUL in a string, no key that is empty,
+    /// starts with `$` or holds a `.`, at most 32 levels deep. Anything else stays bytes.
+    ///
+    /// A payload kept as JSON is sent again as the same value, not the same bytes: key order
+    /// (PostgreSQL), spacing and number spelling may change.
+    pub fn json_payload(&self) -> Option<serde_json::Value> {
+        json::queryable(&self.envelope.content_type, &self.envelope.payload)
     }
 
     /// Marks the copy as published (or not).
