@@ -11,20 +11,20 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::{
     Client,
-    client::Waiters,
     types::{
-        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-        KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
+        AttributeValue, BillingMode, GlobalSecondaryIndex, KeyType, ProjectionType, PutRequest,
+        ScalarAttributeType, WriteRequest,
     },
 };
 use chrono::{DateTime, Utc};
-use tidings_core::{Error, EventStore, MessageId, Result, StoredEvent, StoredEventQuery};
+use tidings_core::{EventStore, MessageId, Result, StoredEvent, StoredEventQuery};
 
 use crate::{
     change::Change,
     error::{classify, corrupt, request_build},
     item::{Item, attr, envelope_keyed_by, micros, put_envelope, s, time},
     json::to_attribute,
+    schema::{attribute, create_and_wait, delete_if_exists, element, key, projection},
     settle::count_applied,
     tables::validate,
 };
@@ -46,8 +46,6 @@ mod name {
 const STREAM: &str = "events";
 /// Most puts in one `BatchWriteItem` call.
 const BATCH: usize = 25;
-/// How long [`DynamoEventStore::create_table`] waits for the table to become active.
-const CREATION_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The persistent publisher's copies in a DynamoDB table (by default
 /// `tidings_published_events`). JSON payloads are kept as maps (see
@@ -233,34 +231,15 @@ impl DynamoEventStore {
     /// `created_order` S), both projecting every attribute.
     pub async fn create_table(&self) -> Result<()> {
         use ScalarAttributeType::{N, S};
-        let attribute = |attribute: &str, kind: ScalarAttributeType| {
-            AttributeDefinition::builder()
-                .attribute_name(attribute)
-                .attribute_type(kind)
-                .build()
-                .map_err(request_build)
-        };
-        let element = |attribute: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(attribute)
-                .key_type(kind)
-                .build()
-                .map_err(request_build)
-        };
         let index = |index: &str, partition: &str| -> Result<GlobalSecondaryIndex> {
             GlobalSecondaryIndex::builder()
                 .index_name(index)
-                .key_schema(element(partition, KeyType::Hash)?)
-                .key_schema(element(name::ORDER, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .set_key_schema(Some(key(partition, name::ORDER)?))
+                .projection(projection(ProjectionType::All))
                 .build()
                 .map_err(request_build)
         };
-        let created = self
+        let request = self
             .client
             .create_table()
             .table_name(&self.table)
@@ -271,46 +250,12 @@ impl DynamoEventStore {
             .attribute_definitions(attribute(name::ORDER, S)?)
             .key_schema(element(name::STORAGE_ID, KeyType::Hash)?)
             .global_secondary_indexes(index(name::ALL_INDEX, name::STREAM)?)
-            .global_secondary_indexes(index(name::UNPUBLISHED_INDEX, name::PENDING)?)
-            .send()
-            .await;
-        match created {
-            Ok(_) => {}
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
-            Err(error) => return Err(classify("CreateTable", error)),
-        }
-        self.client
-            .wait_until_table_exists()
-            .table_name(&self.table)
-            .wait(CREATION_TIMEOUT)
-            .await
-            .map_err(|e| {
-                Error::unavailable(format!("table {} did not become active: {e}", self.table))
-            })?;
-        Ok(())
+            .global_secondary_indexes(index(name::UNPUBLISHED_INDEX, name::PENDING)?);
+        create_and_wait(&self.client, &self.table, request).await
     }
 
     /// Deletes the table (for tests and teardown); a table that does not exist is no error.
     pub async fn delete_table(&self) -> Result<()> {
-        match self
-            .client
-            .delete_table()
-            .table_name(&self.table)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(classify("DeleteTable", error)),
-        }
+        delete_if_exists(&self.client, &self.table).await
     }
 }

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::{
+    Client,
     client::Waiters,
+    operation::create_table::builders::CreateTableFluentBuilder,
     types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
         LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
@@ -22,7 +24,7 @@ use crate::{
 /// How long [`DynamoBackend::create_tables`] waits for a new table to become active.
 const CREATION_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinition> {
+pub(crate) fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinition> {
     AttributeDefinition::builder()
         .attribute_name(name)
         .attribute_type(kind)
@@ -30,21 +32,62 @@ fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinitio
         .map_err(request_build)
 }
 
-fn key(hash: &str, range: &str) -> Result<Vec<KeySchemaElement>> {
+pub(crate) fn element(name: &str, kind: KeyType) -> Result<KeySchemaElement> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(request_build)
+}
+
+pub(crate) fn key(hash: &str, range: &str) -> Result<Vec<KeySchemaElement>> {
     [(hash, KeyType::Hash), (range, KeyType::Range)]
         .into_iter()
-        .map(|(name, kind)| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .map_err(request_build)
-        })
+        .map(|(name, kind)| element(name, kind))
         .collect()
 }
 
-fn projection(kind: ProjectionType) -> Projection {
+pub(crate) fn projection(kind: ProjectionType) -> Projection {
     Projection::builder().projection_type(kind).build()
+}
+
+/// Sends `request` for `table` — a table that exists already is left as it is — and waits
+/// until the table is active.
+pub(crate) async fn create_and_wait(
+    client: &Client,
+    table: &str,
+    request: CreateTableFluentBuilder,
+) -> Result<()> {
+    match request.send().await {
+        Ok(_) => {}
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(error) => return Err(classify("CreateTable", error)),
+    }
+    client
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(CREATION_TIMEOUT)
+        .await
+        .map_err(|e| Error::unavailable(format!("table {table} did not become active: {e}")))?;
+    Ok(())
+}
+
+/// Deletes `table`; one that does not exist is no error.
+pub(crate) async fn delete_if_exists(client: &Client, table: &str) -> Result<()> {
+    match client.delete_table().table_name(table).send().await {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(classify("DeleteTable", error)),
+    }
 }
 
 impl DynamoBackend {
@@ -108,22 +151,7 @@ impl DynamoBackend {
             ]))
             .set_key_schema(Some(key(attr::CONSUMER, attr::ID)?));
         for (table, request) in [(self.tables.outbox(), outbox), (self.tables.inbox(), inbox)] {
-            match request.send().await {
-                Ok(_) => {}
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_resource_in_use_exception()) => {}
-                Err(error) => return Err(classify("CreateTable", error)),
-            }
-            self.client
-                .wait_until_table_exists()
-                .table_name(table)
-                .wait(CREATION_TIMEOUT)
-                .await
-                .map_err(|e| {
-                    Error::unavailable(format!("table {table} did not become active: {e}"))
-                })?;
+            create_and_wait(&self.client, table, request).await?;
             self.enable_ttl(table).await?;
         }
         Ok(())
@@ -165,14 +193,7 @@ impl DynamoBackend {
     /// Deletes both tables (for tests and teardown).
     pub async fn delete_tables(&self) -> Result<()> {
         for table in [self.tables.outbox(), self.tables.inbox()] {
-            match self.client.delete_table().table_name(table).send().await {
-                Ok(_) => {}
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_resource_not_found_exception()) => {}
-                Err(error) => return Err(classify("DeleteTable", error)),
-            }
+            delete_if_exists(&self.client, table).await?;
         }
         Ok(())
     }

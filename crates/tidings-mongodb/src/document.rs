@@ -30,8 +30,17 @@ fn optional(value: &Option<String>) -> Bson {
     value.clone().map_or(Bson::Null, Bson::String)
 }
 
-/// The event's own fields (its id aside), as outbox rows and stored copies keep them.
+/// The event's own fields (its id aside), as outbox rows keep them: the payload as binary.
 pub(crate) fn envelope_fields(envelope: &Envelope) -> Result<Document> {
+    let payload = Binary {
+        subtype: BinarySubtype::Generic,
+        bytes: envelope.payload.clone(),
+    };
+    envelope_fields_with(envelope, payload.into())
+}
+
+/// The event's own fields (its id aside), its payload given as the caller keeps it.
+pub(crate) fn envelope_fields_with(envelope: &Envelope, payload: Bson) -> Result<Document> {
     let extensions = bson::to_document(&envelope.extensions)
         .map_err(|e| Error::InvalidMessage(format!("extensions: {e}")))?;
     Ok(doc! {
@@ -44,7 +53,7 @@ pub(crate) fn envelope_fields(envelope: &Envelope) -> Result<Document> {
         "data_schema": optional(&envelope.data_schema),
         "content_type": &envelope.content_type,
         "extensions": extensions,
-        "payload": Binary { subtype: BinarySubtype::Generic, bytes: envelope.payload.clone() },
+        "payload": payload,
         "correlation_id": optional(&envelope.correlation_id),
         "causation_id": optional(&envelope.causation_id),
         "traceparent": optional(&envelope.traceparent),

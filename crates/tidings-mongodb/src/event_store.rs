@@ -5,14 +5,14 @@ use std::sync::{
 
 use mongodb::{
     Client, Collection,
-    bson::{Bson, Document, doc},
+    bson::{Binary, Bson, Document, doc, spec::BinarySubtype},
     options::ReplaceOneModel,
 };
 use tidings_core::{Error, EventStore, MessageId, Result, StoredEvent, StoredEventQuery};
 
 use crate::{
     Names,
-    document::{date, envelope_fields, from_date, to_envelope},
+    document::{date, envelope_fields_with, from_date, to_envelope},
     error::{classify, code},
     names::validate_collection,
     query::{all, named_index},
@@ -108,13 +108,17 @@ impl MongoEventStore {
             "_id": &event.storage_id,
             "event_id": event.envelope.id.as_str(),
         };
-        document.extend(envelope_fields(&event.envelope)?);
         // A JSON payload as a document, so a data migration can update it in place.
-        if let Some(json) = event.json_payload() {
-            let json = Bson::try_from(json)
-                .map_err(|e| Error::InvalidMessage(format!("payload as a document: {e}")))?;
-            document.insert("payload", json);
-        }
+        let payload = match event.json_payload() {
+            Some(json) => Bson::try_from(json)
+                .map_err(|e| Error::InvalidMessage(format!("payload as a document: {e}")))?,
+            None => Binary {
+                subtype: BinarySubtype::Generic,
+                bytes: event.envelope.payload.clone(),
+            }
+            .into(),
+        };
+        document.extend(envelope_fields_with(&event.envelope, payload)?);
         document.insert("created", date(event.created));
         document.insert("published", false);
         Ok(document)
