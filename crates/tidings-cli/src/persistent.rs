@@ -1,5 +1,5 @@
 //! `tidings persistent …`: the persistent publisher's store, in the database the outbox URL
-//! names (PostgreSQL or MongoDB), sent again: what the broker has not taken yet, or everything
+//! names (SQLite, PostgreSQL, MongoDB or DynamoDB), sent again: what the broker has not taken yet, or everything
 //! (of one topic) to rebuild a topic.
 
 use clap::Subcommand;
@@ -45,24 +45,9 @@ impl PersistentCommand {
 /// Runs `tidings persistent …`.
 pub async fn run(settings: &Settings, command: &PersistentCommand) -> Result<(), CliError> {
     let outbox = crate::commands::open(settings).await?;
-    #[cfg(any(feature = "postgres", feature = "mongodb"))]
-    return sending::run(outbox, settings, command).await;
-    #[cfg(not(any(feature = "postgres", feature = "mongodb")))]
-    {
-        let _ = (outbox, command);
-        Err(no_store())
-    }
+    sending::run(outbox, settings, command).await
 }
 
-fn no_store() -> CliError {
-    CliError::Config(
-        "the persistent publisher keeps its copies in PostgreSQL or MongoDB; this outbox's \
-         backend has no event store"
-            .to_owned(),
-    )
-}
-
-#[cfg(any(feature = "postgres", feature = "mongodb"))]
 mod sending {
     use std::sync::Arc;
 
@@ -71,7 +56,7 @@ mod sending {
         persistent::{PersistentConfig, PersistentPublisher, PublishReport},
     };
 
-    use super::{PersistentCommand, no_store};
+    use super::PersistentCommand;
     use crate::{broker::Broker, config::Settings, error::CliError, outbox::Outbox};
 
     pub(super) async fn run(
@@ -80,8 +65,19 @@ mod sending {
         command: &PersistentCommand,
     ) -> Result<(), CliError> {
         let table = settings.persistent.table.as_str();
-        let opened = || CliError::tidings(format!("opening the event store {table:?}"));
         match outbox {
+            #[cfg(feature = "sqlite")]
+            Outbox::Sqlite(backend) => {
+                // The SQLite store's table name is fixed; a different one would read nothing.
+                if table != SQLITE_TABLE {
+                    return Err(CliError::Config(format!(
+                        "persistent.table {table:?}: the SQLite store keeps its copies in \
+                         {SQLITE_TABLE:?} only"
+                    )));
+                }
+                let store = tidings::sqlite::SqliteEventStore::new(&backend);
+                with_store(store, settings, command).await
+            }
             #[cfg(feature = "postgres")]
             Outbox::Postgres(backend) => {
                 let store = tidings::postgres::PostgresEventStore::new(
@@ -89,7 +85,7 @@ mod sending {
                     backend.schema(),
                 )
                 .with_table(table)
-                .map_err(opened())?;
+                .map_err(opening(table))?;
                 with_store(store, settings, command).await
             }
             #[cfg(feature = "mongodb")]
@@ -99,13 +95,26 @@ mod sending {
                     backend.names(),
                 )
                 .with_collection(backend.names(), table)
-                .map_err(opened())?;
+                .map_err(opening(table))?;
                 with_store(store, settings, command).await
             }
-            #[allow(unreachable_patterns)]
-            _ => Err(no_store()),
+            #[cfg(feature = "dynamodb")]
+            Outbox::Dynamo(backend) => {
+                let store = tidings::dynamodb::DynamoEventStore::new(backend.client().clone())
+                    .with_table(table)
+                    .map_err(opening(table))?;
+                with_store(store, settings, command).await
+            }
         }
     }
+
+    #[cfg(any(feature = "postgres", feature = "mongodb", feature = "dynamodb"))]
+    fn opening(table: &str) -> impl FnOnce(tidings::Error) -> CliError {
+        CliError::tidings(format!("opening the event store {table:?}"))
+    }
+
+    #[cfg(feature = "sqlite")]
+    const SQLITE_TABLE: &str = "tidings_published_events";
 
     async fn with_store<S: EventStore>(
         store: S,

@@ -654,10 +654,8 @@ fn status_is_per_topic_and_replay_resends_a_range_in_order_with_the_same_ids() {
 }
 
 /// A broker that takes nothing, so the persistent publisher's copies stay pending.
-#[cfg(feature = "postgres")]
 struct Refusing;
 
-#[cfg(feature = "postgres")]
 impl tidings::EventPublisher for Refusing {
     async fn publish_batch(&self, envelopes: &[tidings::Envelope]) -> tidings::PublishOutcome {
         envelopes
@@ -751,15 +749,53 @@ fn persistent_commands_send_what_the_store_holds() {
     });
 }
 
+/// The SQLite store, in the outbox's database: `publish-pending` sends the copies the broker did
+/// not take, once; a table name the SQLite store does not use is refused, naming it.
 #[test]
-fn persistent_commands_on_sqlite_say_there_is_no_store() {
+fn persistent_commands_send_what_the_sqlite_store_holds() {
+    use tidings::{
+        persistent::{PersistentConfig, PersistentPublisher, WhenBrokerFails},
+        sqlite::{SqliteBackend, SqliteEventStore},
+    };
+
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}/shop.db", dir.path().display());
-    let line = refusal(&run(
-        &["--outbox", &url, "persistent", "publish-pending"],
-        dir.path(),
-    ));
-    assert!(line.contains("PostgreSQL or MongoDB"), "{line}");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let backend = SqliteBackend::connect(&url).await.expect("connect");
+        backend.migrate().await.expect("migrate");
+        let store = SqliteEventStore::new(&backend);
+        store.migrate().await.expect("migrate the store");
+        let config = PersistentConfig::new().when_broker_fails(WhenBrokerFails::KeepForLater);
+        let publisher = PersistentPublisher::new(store, Refusing, config).expect("publisher");
+        let events = ["o1", "o2"].map(|key| {
+            tidings::Envelope::new("orders", key, "test.kept", "text/plain", b"x".to_vec())
+        });
+        let report = publisher.publish_many(&events).await.expect("stored");
+        assert_eq!(report.pending, 2);
+    });
+    let pending = |extra: &[&str]| {
+        let mut all = vec!["--outbox", url.as_str(), "persistent", "publish-pending"];
+        all.extend_from_slice(&["--broker", "stdout"]);
+        all.extend_from_slice(extra);
+        run(&all, dir.path())
+    };
+    let sent = read_lines(&pending(&[]).stdout, "orders").expect("structured CloudEvents");
+    assert_eq!(
+        sent.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        ["o1", "o2"]
+    );
+    let again = text(&pending(&[]));
+    assert_eq!(again.lines().count(), 0, "published copies went out again");
+    let line = refusal(
+        &tidings()
+            .args(["--outbox", &url, "persistent", "publish-pending"])
+            .env("TIDINGS_PERSISTENT__TABLE", "abcPersistedEvents")
+            .current_dir(dir.path())
+            .output()
+            .expect("run tidings"),
+    );
+    assert!(line.contains("\"abcPersistedEvents\""), "{line}");
 }
 
 /// A collector that answers every request 200 and hands over what it got: the request line,

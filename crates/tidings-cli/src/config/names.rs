@@ -56,7 +56,9 @@ pub(super) fn merge_file(figment: Figment, file: &Path) -> Result<Figment, CliEr
     };
     let mut table =
         read.map_err(|e| CliError::Config(format!("config file {}: {e}", file.display())))?;
-    if !rename(&mut table)? {
+    let renamed = rename(&mut table)?;
+    refuse_unknown_auth(&table)?;
+    if !renamed {
         return Ok(if yaml {
             figment.merge(Yaml::file(file))
         } else {
@@ -129,4 +131,34 @@ fn drop_emptied(table: &mut toml::Table) {
         }
     }
     table.retain(|_, value| value.as_table().is_none_or(|t| !t.is_empty()));
+}
+
+/// A key left under `kafka.auth` after renaming is one of XZepr's misspelt: name it in full,
+/// with the keys that would have been read, rather than let the whole `auth` table be unknown.
+fn refuse_unknown_auth(table: &toml::Table) -> Result<(), CliError> {
+    let auth = table
+        .get("kafka")
+        .and_then(toml::Value::as_table)
+        .and_then(|kafka| kafka.get("auth"));
+    let Some(path) = auth.and_then(|auth| first_leaf("kafka.auth", auth)) else {
+        return Ok(());
+    };
+    let known: Vec<&str> = THEIR_NAMES
+        .iter()
+        .filter_map(|(theirs, _)| theirs.strip_prefix("kafka.auth."))
+        .collect();
+    Err(CliError::Config(format!(
+        "unknown key {path:?}: the kafka.auth keys are {}",
+        known.join(", ")
+    )))
+}
+
+/// The dotted path of the first value under `value` that is not a table, if any.
+fn first_leaf(path: &str, value: &toml::Value) -> Option<String> {
+    let Some(table) = value.as_table() else {
+        return Some(path.to_owned());
+    };
+    table
+        .iter()
+        .find_map(|(key, inner)| first_leaf(&format!("{path}.{key}"), inner))
 }
