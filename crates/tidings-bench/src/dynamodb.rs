@@ -171,7 +171,14 @@ pub(crate) async fn figures(
     workers: usize,
 ) -> Value {
     let (pg_commit, dynamo_commit) = commit_latencies(url, commits).await;
-    let (pg_drain, pg_check) = crate::measure::relay_drain(url, kafka, backlog, workers).await;
+    let (pg_drain, pg_check) = crate::measure::relay_drain(
+        url,
+        kafka,
+        backlog,
+        workers,
+        tidings_postgres::PublishedRows::Keep,
+    )
+    .await;
     let (dynamo_drain, dynamo_check) = dynamo_drain(kafka, backlog, workers).await;
     json!({
         "server": "moto 5.2.5, one request at a time",

@@ -3,6 +3,7 @@
 //! table beside the figures the issue gives for another Rust outbox crate on this machine, and
 //! writes every figure to `target/bench/results.json`. All payloads are 300 bytes.
 
+mod drain;
 mod dynamodb;
 mod fixture;
 mod measure;
@@ -205,52 +206,13 @@ async fn benchmark(mut args: Args) {
     results.insert("backlog".into(), json!(args.backlog));
     results.insert("relay_workers".into(), json!(args.relay_workers));
 
-    let mut ceiling = f64::NAN;
+    let mut ceilings = drain::Ceilings::unmeasured();
     if wants("ceilings") {
-        step("raw producer ceiling");
-        let raw = measure::raw_producer(&kafka, args.backlog).await;
-        step("SQL-only drain ceiling");
-        let sql = measure::sql_drain(&url, args.backlog).await;
-        ceiling = raw.min(sql);
-        rows.push(Row::info(
-            "raw producer ceiling (events/s)",
-            format!("{raw:.0}"),
-        ));
-        rows.push(Row::info(
-            "SQL-only drain ceiling (events/s)",
-            format!("{sql:.0}"),
-        ));
-        results.insert(
-            "ceilings".into(),
-            json!({ "raw_producer_events_per_s": raw, "sql_drain_events_per_s": sql }),
-        );
+        ceilings = drain::ceilings(&url, &kafka, args.backlog, &mut rows, &mut results).await;
     }
     if wants("relay") {
-        step("relay drain to Kafka, verified on the topic");
-        let (relay, v) = measure::relay_drain(&url, &kafka, args.backlog, args.relay_workers).await;
-        let ratio = relay / ceiling;
-        rows.push(Row {
-            name: "relay drain to Kafka (events/s)",
-            ours: format!("{relay:.0} ({ratio:.2}x ceiling)"),
-            reference: "5,300",
-            target: ">= 50,000 and >= 0.5x ceiling",
-            met: Some(relay >= 50_000.0 && (ratio.is_nan() || ratio >= 0.5)),
-        });
-        rows.push(Row {
-            name: "  lost / duplicated / out of order",
-            ours: format!("{} / {} / {}", v.lost, v.duplicates, v.out_of_order),
-            reference: "breaks order",
-            target: "0 lost, 0 out of order",
-            met: Some(v.lost == 0 && v.out_of_order == 0),
-        });
-        results.insert(
-            "relay_drain".into(),
-            json!({
-                "events_per_s": relay, "ratio_to_lower_ceiling": ratio, "lost": v.lost,
-                "duplicates": v.duplicates, "out_of_order": v.out_of_order,
-                "records_on_topic": v.records,
-            }),
-        );
+        let sizes = (args.backlog, args.relay_workers);
+        drain::relay(&url, &kafka, sizes, ceilings, &mut rows, &mut results).await;
     }
     if wants("latency") {
         step("broker ack floor");
@@ -522,7 +484,7 @@ async fn benchmark(mut args: Args) {
         args.backlog
     );
     println!(
-        "{:<46} {:<34} {:<14} {:<30} met",
+        "{:<50} {:<34} {:<14} {:<30} met",
         "figure", "measured", "reference", "target"
     );
     for row in &rows {
@@ -532,7 +494,7 @@ async fn benchmark(mut args: Args) {
             None => "",
         };
         println!(
-            "{:<46} {:<34} {:<14} {:<30} {met}",
+            "{:<50} {:<34} {:<14} {:<30} {met}",
             row.name, row.ours, row.reference, row.target
         );
     }

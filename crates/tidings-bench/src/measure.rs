@@ -17,7 +17,7 @@ use tidings_core::{
     Settlement, cloudevents,
 };
 use tidings_kafka::{ConsumerConfig, EventHandler, KafkaConfig, KafkaConsumer, KafkaPublisher};
-use tidings_postgres::{PostgresBackend, PostgresTransaction};
+use tidings_postgres::{PostgresBackend, PostgresTransaction, PublishedRows};
 use tidings_relay::{Relay, RelayConfig};
 use tidings_testkit::unique;
 use tidings_uow::Work;
@@ -100,9 +100,10 @@ pub(crate) async fn broker_ack_floor(kafka: &KafkaConfig, count: u64) -> Latency
     latency(samples)
 }
 
-/// Ceiling 2: claiming and marking a backlog in the relay's own batches, no broker.
-pub(crate) async fn sql_drain(url: &str, count: u64) -> f64 {
-    let backend = fixture::schema(url, 4).await;
+/// Ceiling 2: claiming and settling a backlog in the relay's own batches, no broker; settled
+/// rows kept or deleted as `published` says.
+pub(crate) async fn sql_drain(url: &str, count: u64, published: PublishedRows) -> f64 {
+    let backend = fixture::schema(url, 4).await.with_published_rows(published);
     fixture::stage_backlog(&backend, "bench", count).await;
     let batch = relay_config("sql", 1).batch_size;
     let started = Instant::now();
@@ -137,8 +138,11 @@ pub(crate) async fn relay_drain(
     kafka: &KafkaConfig,
     count: u64,
     workers: usize,
+    published: PublishedRows,
 ) -> (f64, Verification) {
-    let backend = fixture::schema(url, 4 + 2 * workers as u32).await;
+    let backend = fixture::schema(url, 4 + 2 * workers as u32)
+        .await
+        .with_published_rows(published);
     let topic = fixture::topic(kafka).await;
     fixture::stage_backlog(&backend, &topic, count).await;
     let publisher = Counted::new(KafkaPublisher::new(kafka).expect("publisher"));

@@ -264,14 +264,29 @@ pub struct KafkaSettings {
 pub struct PostgresSettings {
     /// The schema of the outbox and inbox tables.
     pub schema: String,
+    /// What the relay does with a row once its event is published.
+    pub published_rows: PublishedRows,
 }
 
 impl Default for PostgresSettings {
     fn default() -> Self {
         Self {
             schema: "public".to_owned(),
+            published_rows: PublishedRows::Keep,
         }
     }
+}
+
+/// What the relay does with a PostgreSQL row once its event is published: `keep` it marked
+/// published (for `tidings replay` and `relay.retention`), or `delete` it, a cheaper write.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishedRows {
+    /// Keep them until the retention purge.
+    #[default]
+    Keep,
+    /// Delete them as they are settled.
+    Delete,
 }
 
 /// Where the MongoDB outbox lives.

@@ -106,7 +106,13 @@ impl Outbox {
             let backend =
                 tidings::postgres::PostgresBackend::connect_within(url, settings.connect_timeout)
                     .await?;
-            Ok(Self::Postgres(backend.with_schema(schema)))
+            let published = match settings.postgres.published_rows {
+                crate::config::PublishedRows::Keep => tidings::postgres::PublishedRows::Keep,
+                crate::config::PublishedRows::Delete => tidings::postgres::PublishedRows::Delete,
+            };
+            Ok(Self::Postgres(
+                backend.with_schema(schema).with_published_rows(published),
+            ))
         };
         opened.await.map_err(opening(url))
     }

@@ -67,6 +67,12 @@ fn bad_configuration_is_refused_in_one_line_naming_it() {
         line.contains("relay.lease") && line.contains("forever"),
         "{line}"
     );
+    let mode = file("mode.toml", "[postgres]\npublished_rows = \"drop\"\n");
+    let line = refusal(&run(&["--config", &mode, "config", "check"], dir.path()));
+    assert!(
+        line.contains("postgres.published_rows") && line.contains("drop"),
+        "{line}"
+    );
     let line = refusal(&run(&["--outbox", "redis://cache", "status"], dir.path()));
     assert!(line.contains("redis"), "{line}");
     let line = refusal(&run(&["relay", "--broker", "amqp://x"], dir.path()));

@@ -6,7 +6,7 @@ use sqlx::{
 };
 use tidings_core::{Error, Limits, Result, Transactional};
 
-use crate::{PostgresTransaction, Schema, error::classify, statements::Statements};
+use crate::{PostgresTransaction, PublishedRows, Schema, error::classify, statements::Statements};
 
 /// Outbox, inbox and dead letters in PostgreSQL. Cloning shares the pool.
 #[derive(Clone, Debug)]
@@ -15,6 +15,7 @@ pub struct PostgresBackend {
     pub(crate) limits: Limits,
     schema: Arc<Schema>,
     pub(crate) statements: Arc<Statements>,
+    pub(crate) published: PublishedRows,
 }
 
 impl PostgresBackend {
@@ -58,6 +59,7 @@ impl PostgresBackend {
             limits: Limits::default(),
             statements: Arc::new(Statements::new(&schema)),
             schema: Arc::new(schema),
+            published: PublishedRows::default(),
         }
     }
 
@@ -66,6 +68,18 @@ impl PostgresBackend {
         self.statements = Arc::new(Statements::new(&schema));
         self.schema = Arc::new(schema);
         self
+    }
+
+    /// What settling does to a published row: keep it (the default) or delete it. See
+    /// [`PublishedRows`]; with `Delete`, `list_published` (and so `tidings replay`) refuses.
+    pub fn with_published_rows(mut self, published: PublishedRows) -> Self {
+        self.published = published;
+        self
+    }
+
+    /// What settling does to a published row.
+    pub fn published_rows(&self) -> PublishedRows {
+        self.published
     }
 
     /// Enforces `limits` when staging.

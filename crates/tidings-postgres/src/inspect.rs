@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use tidings_core::{
-    OutboxInspector, OutboxRecord, PublishedQuery, Result, StatusGroup, TopicStats,
+    Error, OutboxInspector, OutboxRecord, PublishedQuery, Result, StatusGroup, TopicStats,
 };
 
-use crate::{PostgresBackend, error::classify, outbox::record_from_row};
+use crate::{PostgresBackend, PublishedRows, error::classify, outbox::record_from_row};
 
 impl OutboxInspector for PostgresBackend {
     async fn topic_stats(&self) -> Result<Vec<TopicStats>> {
@@ -34,6 +34,13 @@ impl OutboxInspector for PostgresBackend {
     }
 
     async fn list_published(&self, query: &PublishedQuery) -> Result<Vec<OutboxRecord>> {
+        if self.published == PublishedRows::Delete {
+            return Err(Error::Configuration(
+                "this outbox deletes rows once they are published (PublishedRows::Delete): \
+                 there are no published rows to list or replay"
+                    .to_owned(),
+            ));
+        }
         let rows = sqlx::query(&self.statements.list_published)
             .bind(query.from)
             .bind(query.to)

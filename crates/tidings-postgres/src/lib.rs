@@ -59,11 +59,13 @@ mod event_store;
 mod inbox;
 mod inspect;
 mod outbox;
+mod published;
 mod schema;
 mod statements;
 
 pub use backend::PostgresBackend;
 pub use event_store::PostgresEventStore;
+pub use published::PublishedRows;
 pub use schema::Schema;
 
 /// The native transaction a handler writes its own data with.

@@ -13,7 +13,7 @@ use tidings_core::{
 use tracing::warn;
 
 use crate::{
-    PostgresBackend, PostgresTransaction,
+    PostgresBackend, PostgresTransaction, PublishedRows,
     columns::{EnvelopeColumns, envelope_from_row},
     error::classify,
 };
@@ -98,14 +98,25 @@ impl OutboxRepository for PostgresBackend {
             errors.push(error);
             retry_at.push(at);
         }
-        let result = sqlx::query(&self.statements.settle)
-            .bind(now)
-            .bind(owner)
-            .bind(&sequences)
-            .bind(&ids)
-            .bind(&outcomes)
-            .bind(&errors)
-            .bind(&retry_at)
+        let settle = |statement| {
+            sqlx::query(statement)
+                .bind(now)
+                .bind(owner)
+                .bind(&sequences)
+                .bind(&ids)
+                .bind(&outcomes)
+                .bind(&errors)
+                .bind(&retry_at)
+        };
+        if self.published == PublishedRows::Delete {
+            let settled: i64 = settle(&self.statements.settle_deleting)
+                .fetch_one(&self.pool)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(classify)?;
+            return Ok(u64::try_from(settled).unwrap_or(0));
+        }
+        let result = settle(&self.statements.settle)
             .execute(&self.pool)
             .await
             .map_err(classify)?;
@@ -113,6 +124,9 @@ impl OutboxRepository for PostgresBackend {
     }
 
     async fn purge_published(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        if self.published == PublishedRows::Delete {
+            return Ok(0); // settling deleted them already
+        }
         let result = sqlx::query(&self.statements.purge_published)
             .bind(before)
             .bind(i64::from(limit))

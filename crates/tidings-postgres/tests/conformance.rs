@@ -1,21 +1,23 @@
 //! The shared conformance suite against a real PostgreSQL server (`DATABASE_URL`), in a fresh
-//! schema per case. Each case is a named test:
+//! schema per case, once with published rows kept (`keeping::…`) and once with them deleted
+//! (`deleting::…`). Each case is a named test:
 //! `cargo test -p tidings-postgres --test conformance late_commit`.
 
 use std::process::ExitCode;
 
 use tidings_core::{Error, Result};
-use tidings_postgres::{PostgresBackend, PostgresTransaction, Schema};
+use tidings_postgres::{PostgresBackend, PostgresTransaction, PublishedRows, Schema};
 use tidings_testkit::{Capabilities, MarkerStore, Suite, unique_ident};
 
 fn driver(error: sqlx::Error) -> Error {
     Error::backend(error)
 }
 
+/// The backend under test; `DELETES` sets [`PublishedRows::Delete`].
 #[derive(Clone)]
-struct Postgres(PostgresBackend);
+struct Postgres<const DELETES: bool>(PostgresBackend);
 
-impl MarkerStore for Postgres {
+impl<const DELETES: bool> MarkerStore for Postgres<DELETES> {
     type Backend = PostgresBackend;
 
     fn backend(&self) -> &PostgresBackend {
@@ -23,7 +25,12 @@ impl MarkerStore for Postgres {
     }
 
     fn capabilities() -> Capabilities {
-        Capabilities::new().waking_across_processes()
+        let capabilities = Capabilities::new().waking_across_processes();
+        if DELETES {
+            capabilities.deleting_published()
+        } else {
+            capabilities
+        }
     }
 
     async fn write_marker(
@@ -60,7 +67,9 @@ impl MarkerStore for Postgres {
         let options = self.0.pool().connect_options().as_ref().clone();
         let pool = sqlx::PgPool::connect_with(options).await.map_err(driver)?;
         Ok(Self(
-            PostgresBackend::from_pool(pool).with_schema(self.0.schema().clone()),
+            PostgresBackend::from_pool(pool)
+                .with_schema(self.0.schema().clone())
+                .with_published_rows(self.0.published_rows()),
         ))
     }
 
@@ -73,13 +82,18 @@ impl MarkerStore for Postgres {
     }
 }
 
-async fn fresh() -> Postgres {
+async fn fresh<const DELETES: bool>() -> Postgres<DELETES> {
     let url = std::env::var("DATABASE_URL").expect("checked by Suite::requires");
     let schema = unique_ident("t");
     let backend = PostgresBackend::connect(&url)
         .await
         .expect("connect to DATABASE_URL")
-        .with_schema(Schema::in_schema(&schema).expect("valid schema name"));
+        .with_schema(Schema::in_schema(&schema).expect("valid schema name"))
+        .with_published_rows(if DELETES {
+            PublishedRows::Delete
+        } else {
+            PublishedRows::Keep
+        });
     backend.migrate().await.expect("migrate");
     sqlx::query(&format!(
         "CREATE TABLE \"{schema}\".markers (marker TEXT NOT NULL)"
@@ -93,6 +107,9 @@ async fn fresh() -> Postgres {
 fn main() -> ExitCode {
     Suite::new()
         .requires("DATABASE_URL")
-        .conformance(fresh)
+        .prefixed("keeping")
+        .conformance(fresh::<false>)
+        .prefixed("deleting")
+        .conformance(fresh::<true>)
         .run()
 }

@@ -20,6 +20,9 @@ pub struct Capabilities {
     /// A commit through another handle (another process's connections) wakes this handle's
     /// subscribers: the server tells them (PostgreSQL `NOTIFY`, a MongoDB change stream).
     pub wakes_across_processes: bool,
+    /// Published rows stay (counted, listed for replay, purged by retention); false for a
+    /// backend set to delete them as they are settled.
+    pub keeps_published: bool,
 }
 
 impl Capabilities {
@@ -28,12 +31,19 @@ impl Capabilities {
         Self {
             concurrent_writers: true,
             wakes_across_processes: false,
+            keeps_published: true,
         }
     }
 
     /// Declares that only one write transaction can be open at a time.
     pub fn serialised_writers(mut self) -> Self {
         self.concurrent_writers = false;
+        self
+    }
+
+    /// Declares that settling deletes published rows.
+    pub fn deleting_published(mut self) -> Self {
+        self.keeps_published = false;
         self
     }
 

@@ -30,6 +30,8 @@ pub(crate) enum Needs {
     Nothing,
     /// [`Capabilities::wakes_across_processes`].
     WakesAcrossProcesses,
+    /// [`Capabilities::keeps_published`].
+    KeepsPublished,
 }
 
 impl Needs {
@@ -40,6 +42,10 @@ impl Needs {
             Self::WakesAcrossProcesses if capabilities.wakes_across_processes => None,
             Self::WakesAcrossProcesses => {
                 Some("the backend wakes subscribers in its own process only; relays elsewhere poll")
+            }
+            Self::KeepsPublished if capabilities.keeps_published => None,
+            Self::KeepsPublished => {
+                Some("the backend deletes published rows: none to list, replay or purge")
             }
         }
     }
@@ -83,13 +89,15 @@ pub(crate) fn cases<B: MarkerStore>() -> Vec<Case<B>> {
             claims_and_order::concurrent_relays_keep_order_per_key,
             claims_and_order::sequences_follow_commit_order_when_another_clock_runs_ahead,
             dead_letters::poison_goes_to_dead_letters,
-            inspection::operators_see_topics_and_published_ranges,
-            retention::retention_purges_in_batches,
+            retention::published_rows_are_kept_or_deleted_as_declared,
             bad_input::bad_input_is_refused_and_loses_nothing,
             wakeups::a_committed_unit_of_work_wakes_subscribers,
             wakeups::a_rolled_back_unit_of_work_wakes_nobody,
             wakeups::a_relay_wakes_on_commit_without_polling;
         WakesAcrossProcesses:
             wakeups::a_commit_through_another_connection_wakes_subscribers;
+        KeepsPublished:
+            inspection::operators_see_topics_and_published_ranges,
+            retention::retention_purges_in_batches;
     ]
 }

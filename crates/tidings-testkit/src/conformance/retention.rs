@@ -57,3 +57,42 @@ pub async fn retention_purges_in_batches<B: MarkerStore>(store: &B) {
         "a purged inbox entry still counted as a duplicate"
     );
 }
+
+/// Invariant 6, either way: a backend that keeps published rows counts and lists them; one
+/// that deletes them as they are settled leaves no row behind and refuses to list any (a
+/// replay must not report an empty history as if nothing had been published).
+pub async fn published_rows_are_kept_or_deleted_as_declared<B: MarkerStore>(store: &B) {
+    use tidings_core::{OutboxInspector, PublishedQuery};
+
+    let backend = store.backend();
+    let topic = unique("settled");
+    let envelopes: Vec<Envelope> = (0..3)
+        .map(|n| event(&topic, &format!("k{n}"), "sent"))
+        .collect();
+    stage_committed(backend, &envelopes).await;
+    let t0 = Utc::now();
+    let claimed = claim(backend, "relay", t0).await;
+    assert_eq!(claimed.len(), 3, "{:?}", labels(&claimed));
+    let settled = settle_all(backend, "relay", t0, &claimed, Outcome::Published).await;
+    assert_eq!(settled, 3, "every published row is settled once");
+    let again = settle_all(backend, "relay", t0, &claimed, Outcome::Published).await;
+    assert_eq!(again, 0, "a row was settled twice");
+    let stats = backend.stats().await.expect("stats");
+    let listed = backend
+        .list_published(&PublishedQuery::between(at(t0, -60), at(t0, 60), 10))
+        .await;
+    if B::capabilities().keeps_published {
+        assert_eq!((stats.published, stats.pending, stats.leased), (3, 0, 0));
+        assert_eq!(listed.expect("list_published").len(), 3);
+    } else {
+        assert_eq!(
+            (stats.published, stats.pending, stats.leased, stats.dead),
+            (0, 0, 0, 0),
+            "published rows were kept: {stats:?}"
+        );
+        assert!(
+            matches!(listed, Err(Error::Configuration(_))),
+            "listing a deleted history gave {listed:?}"
+        );
+    }
+}
